@@ -1,0 +1,702 @@
+"""Minimal character-level vanilla RNN, trained with truncated BPTT and Adagrad.
+
+A faithful NumPy descendant of the classic ~100-line min-char-rnn script:
+
+    h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)      (x_t: one-hot character)
+    y_t = Why h_t + by
+    p_t = softmax(y_t)
+    loss = sum_t -log p_t[target_t]             (a sum over the chunk, not a mean)
+
+Read it top-down: data and vocabulary, parameters, lossFun (forward and
+backward pass), sample (multinomial or greedy decoding), adagrad_update,
+checkpointing, the training loop, the command line.
+
+    python min_char_rnn.py input.txt                      # train, seed 1
+    python min_char_rnn.py input.txt --seeds 1 2 3        # three runs in parallel
+    python min_char_rnn.py --sample-from runs/seed-1/checkpoint.npz --strategy greedy
+"""
+import os
+import sys
+
+if __name__ == "__main__":
+    # The matrices are small (100x100): one BLAS thread per process is as fast
+    # and lets parallel seeds share the cores. Must be set before numpy loads.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import argparse
+import hashlib
+import json
+import math
+import signal
+import subprocess
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")  # also the order of the gradients
+
+
+class UserError(Exception):
+    """A problem the user can fix: reported as one line on stderr, no traceback."""
+
+
+# ---------------------------------------------------------------------------
+# Data and vocabulary
+# ---------------------------------------------------------------------------
+
+def read_text(path, encoding="utf-8"):
+    """Read the training text, turning every way it can go wrong into a UserError."""
+    if not os.path.exists(path):
+        raise UserError(f"input file '{path}' not found")
+    if os.path.isdir(path):
+        raise UserError(f"'{path}' is a directory, not a text file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise UserError(f"cannot read '{path}': {e.strerror}")
+    try:
+        text = raw.decode(encoding)
+    except LookupError:
+        raise UserError(f"unknown encoding '{encoding}'")
+    except UnicodeDecodeError as e:
+        raise UserError(f"'{path}' is not valid {encoding} (byte 0x{raw[e.start]:02x} at offset "
+                        f"{e.start}); pass --encoding latin-1 (or the file's real encoding)")
+    if not text:
+        raise UserError(f"'{path}' is empty")
+    return text
+
+
+def build_vocab(text):
+    """Sorted vocabulary (so a file always gives the same indices) and the text as indices."""
+    # Plain form: chars = sorted(set(text)); data = [chars.index(c) for c in text]
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    vocab_codes = np.unique(codes)
+    chars = [chr(c) for c in vocab_codes]
+    data = np.searchsorted(vocab_codes, codes).astype(np.intp)
+    return chars, data
+
+
+# ---------------------------------------------------------------------------
+# Model parameters
+# ---------------------------------------------------------------------------
+
+def init_params(vocab_size, hidden_size, rng):
+    """Weights N(0,1)*0.01, biases zero, exactly as in the classic script."""
+    return {
+        "Wxh": rng.standard_normal((hidden_size, vocab_size)) * 0.01,  # input to hidden
+        "Whh": rng.standard_normal((hidden_size, hidden_size)) * 0.01,  # hidden to hidden
+        "Why": rng.standard_normal((vocab_size, hidden_size)) * 0.01,  # hidden to output
+        "bh": np.zeros((hidden_size, 1)),  # hidden bias
+        "by": np.zeros((vocab_size, 1)),  # output bias
+    }
+
+
+# ---------------------------------------------------------------------------
+# Forward and backward pass
+# ---------------------------------------------------------------------------
+
+def lossFun(inputs, targets, hprev, params):
+    """Loss and gradients of one chunk, by backpropagation through time.
+
+    inputs, targets: equal-length sequences of character indices.
+    hprev: H x 1 hidden state carried in from the previous chunk.
+    Returns (loss, dWxh, dWhh, dWhy, dbh, dby, h_last); gradients clipped to [-5, 5].
+
+    Only the recurrence runs step by step; everything else handles all time steps
+    at once. Arrays indexed [t] are time-major: row t is time step t.
+    """
+    Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
+    inputs = np.asarray(inputs, dtype=np.intp)
+    targets = np.asarray(targets, dtype=np.intp)
+    T, H, V = len(inputs), Whh.shape[0], Why.shape[0]
+    steps = np.arange(T)
+
+    # forward pass
+    # Wxh @ x_t for a one-hot x_t is column inputs[t] of Wxh: no one-hot product needed.
+    xh = Wxh.T[inputs] + bh.T  # row t: Wxh x_t + bh
+    hs = np.empty((T + 1, H))  # hs[t + 1] is h_t; hs[0] is hprev
+    hs[0] = hprev.ravel()
+    for t in range(T):
+        # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh), written in place for speed
+        np.dot(Whh, hs[t], out=hs[t + 1])
+        hs[t + 1] += xh[t]
+        np.tanh(hs[t + 1], out=hs[t + 1])
+    h = hs[1:]
+    ys = h @ Why.T + by.T  # row t: y_t = Why h_t + by
+    # softmax, shifted by the row maximum so exp never overflows
+    shifted = ys - ys.max(axis=1, keepdims=True)
+    exps = np.exp(shifted)
+    sums = exps.sum(axis=1, keepdims=True)
+    ps = exps / sums  # row t: p_t = softmax(y_t)
+    # -log p_t[target_t], computed as log-softmax so a tiny p never becomes log(0)
+    loss = -float(np.sum(shifted[steps, targets] - np.log(sums[:, 0])))
+
+    # backward pass
+    dy = ps  # dloss/dy_t = p_t - onehot(target_t); ps is not needed any more
+    dy[steps, targets] -= 1
+    dWhy = dy.T @ h  # sum_t dy_t h_t^T
+    dby = dy.sum(axis=0)[:, None]  # sum_t dy_t
+    dh = dy @ Why  # row t: Why^T dy_t, the gradient reaching h_t from the output
+    dhraw = dh  # overwritten in place, row by row, with the gradient before tanh
+    dtanh = 1 - h * h  # tanh'(a) = 1 - tanh(a)^2
+    dhnext = np.zeros(H)
+    for t in reversed(range(T)):
+        # dhraw_t = (1 - h_t^2) * (Why^T dy_t + dhnext); dhnext = Whh^T dhraw_t
+        dhraw[t] += dhnext
+        dhraw[t] *= dtanh[t]
+        np.dot(dhraw[t], Whh, out=dhnext)
+    onehot = np.zeros((T, V))
+    onehot[steps, inputs] = 1  # row t: x_t^T
+    dWxh = dhraw.T @ onehot  # sum_t dhraw_t x_t^T
+    dWhh = dhraw.T @ hs[:-1]  # sum_t dhraw_t h_{t-1}^T
+    dbh = dhraw.sum(axis=0)[:, None]  # sum_t dhraw_t
+    grads = (dWxh, dWhh, dWhy, dbh, dby)
+    for g in grads:
+        np.clip(g, -5, 5, out=g)  # mitigate exploding gradients
+    return (loss, *grads, hs[T][:, None].copy())
+
+
+# ---------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------
+
+def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
+    """Generate n character indices from hidden state h (H x 1), starting after seed_ix.
+
+    strategy "multinomial": draw each index from softmax(y / temperature) with rng.
+    strategy "greedy": take the most likely index (argmax of y); rng is never used.
+    The seed character itself is not part of the output.
+    """
+    if strategy not in ("multinomial", "greedy"):
+        raise ValueError(f"unknown sampling strategy {strategy!r}: use 'multinomial' or 'greedy'")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
+    WxhT, bh, by = Wxh.T.copy(), bh.ravel(), by.ravel()  # row ix of WxhT is Wxh x for one-hot x
+    h = np.asarray(h, dtype=float).ravel()
+    greedy = strategy == "greedy"
+    if not greedy:
+        rng = np.random.default_rng() if rng is None else rng
+        u = rng.random(n)  # one uniform number per character
+    ix = seed_ix
+    out = []
+    for i in range(n):
+        h = np.tanh(WxhT[ix] + Whh @ h + bh)
+        y = Why @ h + by
+        if greedy:
+            ix = int(np.argmax(y))
+        else:
+            # Plain form: ix = rng.choice(V, p=softmax(y / temperature)), drawn here by
+            # inverting the cumulative distribution with the uniform u[i].
+            cdf = np.cumsum(np.exp((y - y.max()) / temperature))
+            ix = int(np.searchsorted(cdf, u[i] * cdf[-1], side="right"))
+        out.append(ix)
+    return out
+
+
+def advance(h, ixs, params):
+    """Feed the characters ixs through the network from hidden state h; return the new h."""
+    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
+    for ix in ixs:
+        h = np.tanh(Wxh[:, ix:ix + 1] + Whh @ h + bh)
+    return h
+
+
+# ---------------------------------------------------------------------------
+# Optimizer
+# ---------------------------------------------------------------------------
+
+def adagrad_update(params, grads, mem, learning_rate):
+    """Adagrad, in place: mem += g*g; param -= learning_rate * g / sqrt(mem + 1e-8)."""
+    for name, g in zip(PARAM_NAMES, grads):
+        mem[name] += g * g
+        params[name] -= learning_rate * g / np.sqrt(mem[name] + 1e-8)
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints: the full training state, so a run continues exactly
+# ---------------------------------------------------------------------------
+# Reloading the weights alone is not enough to continue training: the Adagrad
+# memories, the hidden state carried between chunks, the data pointer, the
+# iteration count, the smoothed loss and the random generator are state too.
+
+CHECKPOINT_FORMAT = 1
+# Options that change the numbers a run produces: fixed for the life of a run.
+HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "seed": 1,
+                   "sample_every": 100, "sample_length": 200, "log_every": 100}
+
+
+def save_checkpoint(path, state):
+    """Write state atomically: a temporary file, then a rename over the old checkpoint."""
+    arrays = {"format": CHECKPOINT_FORMAT,
+              "hprev": state["hprev"], "p": state["p"], "n": state["n"],
+              "smooth_loss": state["smooth_loss"],
+              "rng_state": json.dumps(state["rng"].bit_generator.state),
+              "vocab": np.array([ord(c) for c in state["chars"]], dtype=np.int32),
+              "text_sha256": state["text_sha256"],
+              "loss_csv_bytes": state["loss_csv_bytes"],
+              "samples_txt_bytes": state["samples_txt_bytes"]}
+    arrays.update(state["hparams"])
+    for name in PARAM_NAMES:
+        arrays[name] = state["params"][name]
+        arrays["m" + name] = state["mem"][name]
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint back into the state dict that save_checkpoint wrote."""
+    if not os.path.isfile(path):
+        raise UserError(f"no checkpoint at '{path}'")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"]) != CHECKPOINT_FORMAT:
+                raise UserError(f"checkpoint '{path}' has format {int(z['format'])}, "
+                                f"this script reads format {CHECKPOINT_FORMAT}")
+            bit_generator = np.random.PCG64()
+            bit_generator.state = json.loads(str(z["rng_state"]))
+            hparams = {k: type(v)(z[k]) for k, v in HPARAM_DEFAULTS.items()}
+            state = {"params": {k: z[k] for k in PARAM_NAMES},
+                     "mem": {k: z["m" + k] for k in PARAM_NAMES},
+                     "hprev": z["hprev"], "p": int(z["p"]), "n": int(z["n"]),
+                     "smooth_loss": float(z["smooth_loss"]),
+                     "rng": np.random.Generator(bit_generator),
+                     "chars": [chr(c) for c in z["vocab"]],
+                     "text_sha256": str(z["text_sha256"]),
+                     "hparams": hparams,
+                     "loss_csv_bytes": int(z["loss_csv_bytes"]),
+                     "samples_txt_bytes": int(z["samples_txt_bytes"])}
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
+        raise UserError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: {e})")
+    H, V = hparams["hidden_size"], len(state["chars"])
+    shapes = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H, 1), "by": (V, 1)}
+    for k, shape in shapes.items():
+        if state["params"][k].shape != shape or state["mem"][k].shape != shape:
+            raise UserError(f"checkpoint '{path}' is corrupt: {k} has shape "
+                            f"{state['params'][k].shape}, expected {shape}")
+    if state["hprev"].shape != (H, 1):
+        raise UserError(f"checkpoint '{path}' is corrupt: hprev has shape {state['hprev'].shape}")
+    return state
+
+
+def text_sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Training loop
+# ---------------------------------------------------------------------------
+
+def format_seconds(s):
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def new_state(chars, text, hparams):
+    rng = np.random.default_rng(hparams["seed"])
+    H, V = hparams["hidden_size"], len(chars)
+    params = init_params(V, H, rng)
+    return {"params": params, "mem": {k: np.zeros_like(v) for k, v in params.items()},
+            "hprev": np.zeros((H, 1)), "p": 0, "n": 0,
+            "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # loss at iteration 0
+            "rng": rng, "chars": chars, "text_sha256": text_sha256(text), "hparams": hparams,
+            "loss_csv_bytes": 0, "samples_txt_bytes": 0}
+
+
+def prepare_run(args):
+    """Check everything a run needs before touching any file; return (state, data, out_dir)."""
+    text = read_text(args.text, args.encoding)
+    chars, data = build_vocab(text)
+    out_dir = args.out or os.path.join("runs", f"seed-{args.seed or HPARAM_DEFAULTS['seed']}")
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
+    if args.resume:
+        if not os.path.exists(ckpt):
+            raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
+        state = load_checkpoint(ckpt)
+        for k, v in given.items():
+            if v != state["hparams"][k]:
+                raise UserError(f"--resume: the run in '{out_dir}' has --{k.replace('_', '-')} "
+                                f"{state['hparams'][k]}, not {v}; drop the option or use another --out")
+        if state["chars"] != chars:
+            raise UserError(f"--resume: the run in '{out_dir}' was trained on a text with another "
+                            f"vocabulary ({len(state['chars'])} characters, this text has {len(chars)})")
+        if state["text_sha256"] != text_sha256(text):
+            raise UserError(f"--resume: the run in '{out_dir}' was trained on a different text "
+                            f"(same characters, other content)")
+        for name, key in (("loss.csv", "loss_csv_bytes"), ("samples.txt", "samples_txt_bytes")):
+            path = os.path.join(out_dir, name)
+            size = os.path.getsize(path) if os.path.isfile(path) else -1
+            if size < state[key]:
+                raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
+                                f"records ({state[key]} bytes)")
+    else:
+        if os.path.exists(ckpt):
+            raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
+                            f"or choose another --out")
+        state = new_state(chars, text, {**HPARAM_DEFAULTS, **given})
+    if len(data) < state["hparams"]["seq_length"] + 2:
+        raise UserError(f"'{args.text}' has {len(data)} characters; training needs at least "
+                        f"seq_length + 2 = {state['hparams']['seq_length'] + 2}")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, ".write-test")
+        open(probe, "wb").close()
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"cannot write to output directory '{out_dir}': {e.strerror}")
+    return state, data, out_dir
+
+
+def train(args):
+    """The classic loop: sample, lossFun, log, Adagrad step, advance the data pointer."""
+    state, data, out_dir = prepare_run(args)
+    hp = state["hparams"]
+    seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
+    sample_every, sample_length, log_every = hp["sample_every"], hp["sample_length"], hp["log_every"]
+    params, mem, rng, chars = state["params"], state["mem"], state["rng"], state["chars"]
+    hprev, p, n, smooth_loss = state["hprev"], state["p"], state["n"], state["smooth_loss"]
+    iters, ckpt = args.iters, os.path.join(out_dir, "checkpoint.npz")
+    loss_path, samples_path = os.path.join(out_dir, "loss.csv"), os.path.join(out_dir, "samples.txt")
+
+    if args.resume:  # drop what was written after the checkpoint, so nothing is duplicated
+        os.truncate(loss_path, state["loss_csv_bytes"])
+        os.truncate(samples_path, state["samples_txt_bytes"])
+    stop = []  # the signal that asked us to stop; checked between iterations only
+    handlers = {s: signal.signal(s, lambda signum, frame: stop.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    print(f"data has {len(data)} characters, {len(chars)} unique; writing to {out_dir}"
+          + (f"; resuming at iteration {n}" if n else ""), flush=True)
+    n_start, t_start = n, time.perf_counter()
+    last_log = last_sample = -math.inf
+    try:
+        # overflow shows up as a non-finite loss, reported in one line instead of warnings
+        with open(loss_path, "ab") as loss_f, open(samples_path, "ab") as samples_f, \
+                np.errstate(over="ignore", invalid="ignore"):
+            if loss_f.tell() == 0:
+                loss_f.write(b"iteration,loss,smooth_loss\n")
+
+            def checkpoint():
+                loss_f.flush()
+                samples_f.flush()
+                state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss,
+                             loss_csv_bytes=loss_f.tell(), samples_txt_bytes=samples_f.tell())
+                save_checkpoint(ckpt, state)
+
+            while (iters == 0 or n < iters) and not stop:
+                # reset the memory at the start and when the data runs out
+                if n == 0 or p + seq_length + 1 >= len(data):
+                    hprev = np.zeros_like(hprev)
+                    p = 0
+                inputs = data[p:p + seq_length]
+                targets = data[p + 1:p + seq_length + 1]
+
+                # sample from the model now and then
+                if sample_every and n % sample_every == 0:
+                    txt = "".join(chars[ix] for ix in sample(hprev, inputs[0], sample_length, params, rng=rng))
+                    samples_f.write(f"--- iteration {n} ---\n{txt}\n".encode("utf-8"))
+                    if time.perf_counter() - last_sample >= args.print_interval:
+                        last_sample = time.perf_counter()
+                        print(f"----\n {txt} \n----", flush=True)
+
+                # forward seq_length characters through the net and fetch the gradient
+                loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun(inputs, targets, hprev, params)
+                if not math.isfinite(loss):
+                    raise UserError(f"the loss became {loss} at iteration {n}: stopping; the last good "
+                                    f"checkpoint '{ckpt}' is kept (try a smaller --learning-rate)")
+                smooth_loss = smooth_loss * 0.999 + loss * 0.001
+                if n % log_every == 0:
+                    loss_f.write(f"{n},{loss!r},{smooth_loss!r}\n".encode())
+                    loss_f.flush()  # a run killed at any moment leaves a readable file
+                    now = time.perf_counter()
+                    if now - last_log >= args.print_interval:
+                        last_log = now
+                        speed = ""
+                        if n > n_start:
+                            rate = (n - n_start) / (now - t_start)
+                            left = format_seconds((iters - n) / rate) if iters else "-"
+                            speed = f" | {rate:.0f} it/s, {left} left"
+                        print(f"iter {n}, loss: {smooth_loss:f}{speed}", flush=True)
+
+                # perform parameter update with Adagrad
+                adagrad_update(params, (dWxh, dWhh, dWhy, dbh, dby), mem, learning_rate)
+
+                p += seq_length  # move data pointer
+                n += 1  # iteration counter
+                if n % args.checkpoint_every == 0:
+                    checkpoint()
+            checkpoint()
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    elapsed = time.perf_counter() - t_start
+    rate = (n - n_start) / elapsed if elapsed > 0 else float("nan")
+    print(f"iter {n}, loss: {smooth_loss:f} | {n - n_start} iterations in {elapsed:.1f} s "
+          f"({rate:.0f} it/s); checkpoint: {ckpt}", flush=True)
+    if stop:
+        print(f"stopped by {signal.Signals(stop[0]).name} at iteration {n}; continue with --resume",
+              file=sys.stderr, flush=True)
+        return 128 + stop[0]
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Sampling from a trained model
+# ---------------------------------------------------------------------------
+
+def primed_state(state, prime):
+    """Hidden state after feeding all but the last prime character, and that last one's index."""
+    chars = state["chars"]
+    if prime is None:  # no prime: start a fresh line, or the first character of the vocabulary
+        prime = "\n" if "\n" in chars else chars[0]
+    if not prime:
+        raise UserError("--prime must not be empty")
+    missing = sorted(set(prime) - set(chars))
+    if missing:
+        raise UserError(f"--prime has characters the model's vocabulary lacks: "
+                        f"{''.join(missing)!r}")
+    ixs = [chars.index(c) for c in prime]
+    h = advance(np.zeros_like(state["hprev"]), ixs[:-1], state["params"])
+    return h, ixs[-1], prime
+
+
+def generate(state, prime, length, strategy, temperature, seed):
+    """prime followed by length generated characters."""
+    h, seed_ix, prime = primed_state(state, prime)
+    ixs = sample(h, seed_ix, length, state["params"], strategy=strategy,
+                 temperature=temperature, rng=np.random.default_rng(seed))
+    return prime + "".join(state["chars"][ix] for ix in ixs)
+
+
+def sample_from_checkpoint(args):
+    state = load_checkpoint(args.sample_from)
+    seed = HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+    text = generate(state, args.prime, args.length, args.strategy, args.temperature, seed)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def compare_strategies(args):
+    """For each checkpoint, write greedy and multinomial samples side by side into a Markdown file."""
+    seed = HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+    states = [(path, load_checkpoint(path)) for path in args.compare]  # all checked before writing
+    try:
+        os.makedirs(args.samples_dir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to '{args.samples_dir}': {e.strerror}")
+    for path, state in states:
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        hp = state["hparams"]
+        greedy = generate(state, args.prime, args.length, "greedy", args.temperature, seed)
+        multi = generate(state, args.prime, args.length, "multinomial", args.temperature, seed)
+        doc = (f"# {name}: greedy vs multinomial sampling\n\n"
+               f"Model: `{path}` after {state['n']} iterations (smoothed loss "
+               f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
+               f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
+               f"Both texts start from the same prime {greedy[:len(greedy) - args.length]!r} "
+               f"and a zero hidden state, {args.length} generated characters each; temperature "
+               f"{args.temperature}, sampling seed {seed}.\n\n"
+               f"## Greedy (argmax at every step)\n\n```\n{greedy}\n```\n\n"
+               f"## Multinomial (drawn from softmax(y / {args.temperature}))\n\n```\n{multi}\n```\n")
+        out = os.path.join(args.samples_dir, f"{name}.md")
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(doc)
+        print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Several seeds in parallel processes
+# ---------------------------------------------------------------------------
+
+def last_logged(loss_path):
+    """(iteration, smooth_loss) of the last row of a loss.csv, or None."""
+    try:
+        with open(loss_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(loss_path) - 200))
+            row = f.read().decode("utf-8", "replace").strip().splitlines()[-1].split(",")
+        return int(row[0]), float(row[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run_seeds(args):
+    """One child process per seed (at most --jobs at a time), each exactly a single-seed run."""
+    read_text(args.text, args.encoding)  # a bad text fails once, before anything starts
+    seeds = list(dict.fromkeys(args.seeds))
+    jobs = min(args.jobs or os.cpu_count() or 1, len(seeds))
+    out_root = args.out or "runs"
+    common = [args.text, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
+              "--encoding", args.encoding, "--print-interval", "1e9"]
+    for k in HPARAM_DEFAULTS:
+        if k != "seed" and getattr(args, k) is not None:
+            common += [f"--{k.replace('_', '-')}", repr(getattr(args, k))]
+    if args.resume:
+        common.append("--resume")
+    # one BLAS thread per process, so the runs do not fight over the cores
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+    stop = []
+    running, results, seen = {}, {}, {}
+    pending = list(seeds)
+
+    def on_signal(signum, frame):
+        stop.append(signum)
+        for proc, _ in running.values():
+            proc.send_signal(signum)  # each run saves its checkpoint and exits
+    handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(f"training seeds {', '.join(map(str, seeds))} in {jobs} parallel processes "
+          f"into {out_root}/seed-<s>/", flush=True)
+    t_start, last_status = time.perf_counter(), time.perf_counter()
+    try:
+        while running or (pending and not stop):
+            while pending and len(running) < jobs and not stop:
+                s = pending.pop(0)
+                cmd = [sys.executable, os.path.abspath(__file__), *common,
+                       "--seed", str(s), "--out", os.path.join(out_root, f"seed-{s}")]
+                err = tempfile.TemporaryFile("w+")  # the child's error message, read when it ends
+                running[s] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env), err)
+            time.sleep(0.2)
+            for s, (proc, err) in list(running.items()):
+                if proc.poll() is not None:
+                    err.seek(0)
+                    lines = [l for l in err.read().splitlines() if l.strip()]
+                    err.close()
+                    why = lines[-1] if lines else f"exit code {proc.returncode}"
+                    results[s] = proc.returncode
+                    del running[s]
+                    if proc.returncode == 0:
+                        print(f"seed {s}: finished", flush=True)
+                    elif proc.returncode in (130, 143):
+                        print(f"seed {s}: {why}", flush=True)
+                    else:
+                        print(f"seed {s}: FAILED: {why}", flush=True)
+            now = time.perf_counter()
+            if now - last_status >= args.status_interval and running:
+                last_status = now
+                for s in running:
+                    got = last_logged(os.path.join(out_root, f"seed-{s}", "loss.csv"))
+                    if got is None:
+                        print(f"seed {s}: starting", flush=True)
+                        continue
+                    it, smooth = got
+                    first = seen.setdefault(s, (it, now))
+                    rate = (it - first[0]) / (now - first[1]) if now > first[1] else 0
+                    left = format_seconds((args.iters - it) / rate) if rate > 0 and args.iters else "-"
+                    print(f"seed {s}: iter {it}, loss: {smooth:f}, {left} left", flush=True)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    failed = [s for s, rc in results.items() if rc not in (0, 130, 143)]
+    print(f"{len(results) - len(failed)} of {len(seeds)} runs ended cleanly in "
+          f"{format_seconds(time.perf_counter() - t_start)}"
+          + (f"; failed: seed {', '.join(map(str, failed))}" if failed else ""), flush=True)
+    if failed:
+        return 1
+    return 128 + stop[0] if stop else 0
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def number(kind, low, strict, what):
+    """An argparse type: a finite number of `kind` that is > low (strict) or >= low."""
+    def parse(s):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}")
+        if not math.isfinite(v) or v < low or (strict and v == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low} ({what}), got {s}")
+        return v
+    return parse
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(
+        description="Train a character-level vanilla RNN (truncated BPTT, Adagrad) on a text file, "
+                    "or sample from a trained checkpoint.")
+    ap.add_argument("text", nargs="?", help="training text (UTF-8 unless --encoding)")
+    t = ap.add_argument_group("training (defaults are the classic script's)")
+    t.add_argument("--hidden-size", type=number(int, 1, False, "hidden units"),
+                   help="number of hidden units (default 100)")
+    t.add_argument("--seq-length", type=number(int, 1, False, "characters per chunk"),
+                   help="characters to unroll the RNN for, per iteration (default 25)")
+    t.add_argument("--learning-rate", type=number(float, 0, True, "Adagrad step"),
+                   help="Adagrad learning rate (default 0.1)")
+    t.add_argument("--iters", type=number(int, 0, False, "0 runs until interrupted"), default=100000,
+                   help="total iterations of the run; 0 runs until interrupted (default 100000)")
+    t.add_argument("--seed", type=int, help="random seed of the weights and samples (default 1)")
+    t.add_argument("--out", help="output directory (default runs/seed-<seed>; with --seeds, runs)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in the output directory exactly where it stopped")
+    t.add_argument("--sample-every", type=number(int, 0, False, "0 never samples"),
+                   help="draw a training sample every N iterations; 0 never (default 100)")
+    t.add_argument("--sample-length", type=number(int, 1, False, "characters"),
+                   help="characters in each training sample (default 200)")
+    t.add_argument("--log-every", type=number(int, 1, False, "iterations"),
+                   help="write a loss.csv row every N iterations (default 100)")
+    t.add_argument("--checkpoint-every", type=number(int, 1, False, "iterations"), default=1000,
+                   help="save checkpoint.npz every N iterations, besides at the end (default 1000)")
+    t.add_argument("--encoding", default="utf-8", help="encoding of the text (default utf-8)")
+    t.add_argument("--print-interval", type=number(float, 0, False, "seconds"), default=2.0,
+                   help="print a loss line or sample at most once every S seconds; the files "
+                        "get all of them (default 2; 0 prints every one)")
+    m = ap.add_argument_group("several seeds")
+    m.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                   help="train one run per seed, in parallel processes, into OUT/seed-<s>/")
+    m.add_argument("--jobs", type=number(int, 1, False, "processes"),
+                   help="parallel runs with --seeds (default: the number of CPU cores)")
+    m.add_argument("--status-interval", type=number(float, 0, False, "seconds"), default=10.0,
+                   help="seconds between status lines with --seeds (default 10)")
+    s = ap.add_argument_group("sampling from a trained model")
+    s.add_argument("--sample-from", metavar="CHECKPOINT",
+                   help="print text generated from CHECKPOINT instead of training")
+    s.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
+                   help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md")
+    s.add_argument("--samples-dir", default="samples", help="where --compare writes (default samples)")
+    s.add_argument("--strategy", choices=("multinomial", "greedy"), default="multinomial",
+                   help="multinomial draws from softmax(y / temperature); greedy takes the argmax")
+    s.add_argument("--length", type=number(int, 1, False, "characters"), default=500,
+                   help="characters to generate (default 500)")
+    s.add_argument("--temperature", type=number(float, 0, True, "softmax temperature"), default=1.0,
+                   help="divide the scores by this before the softmax (default 1.0)")
+    s.add_argument("--prime", help="text fed through the network before generating (default a newline)")
+    return ap
+
+
+def fail(message, code=1):
+    print(f"min_char_rnn.py: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv=None):
+    ap = build_parser()
+    ap.error = lambda message: sys.exit(fail(message, 2))  # one line, not the whole usage text
+    args = ap.parse_args(argv)
+    try:
+        if args.sample_from:
+            return sample_from_checkpoint(args)
+        if args.compare:
+            return compare_strategies(args)
+        if args.text is None:
+            return fail("give a training text (python min_char_rnn.py input.txt), "
+                        "or --sample-from CHECKPOINT", 2)
+        return run_seeds(args) if args.seeds else train(args)
+    except UserError as e:
+        return fail(e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The classic formulation, written plainly: one time step at a time, one-hot column vectors.
+
+The tests compare the project's vectorised code with this; benchmarks/bench_train.py
+times it as the per-step baseline. Keep it simple and obviously right, not fast.
+"""
+import numpy as np
+
+
+def lossFun_ref(inputs, targets, hprev, params):
+    Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
+    V = Wxh.shape[1]
+    xs, hs, ys, ps = {}, {}, {}, {}
+    hs[-1] = np.copy(hprev)
+    loss = 0.0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((V, 1))
+        xs[t][inputs[t]] = 1
+        hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]) + bh)
+        ys[t] = np.dot(Why, hs[t]) + by
+        ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))
+        loss += -np.log(ps[t][targets[t], 0])
+    dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
+    dbh, dby = np.zeros_like(bh), np.zeros_like(by)
+    dhnext = np.zeros_like(hs[0])
+    for t in reversed(range(len(inputs))):
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        dWhy += np.dot(dy, hs[t].T)
+        dby += dy
+        dh = np.dot(Why.T, dy) + dhnext
+        dhraw = (1 - hs[t] * hs[t]) * dh
+        dbh += dhraw
+        dWxh += np.dot(dhraw, xs[t].T)
+        dWhh += np.dot(dhraw, hs[t - 1].T)
+        dhnext = np.dot(Whh.T, dhraw)
+    for dparam in (dWxh, dWhh, dWhy, dbh, dby):
+        np.clip(dparam, -5, 5, out=dparam)
+    return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]
+
+
+def sample_ref(h, seed_ix, n, params, rng):
+    """Multinomial sampling at temperature 1, as the classic script does it."""
+    Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
+    V = Wxh.shape[1]
+    x = np.zeros((V, 1))
+    x[seed_ix] = 1
+    ixes = []
+    for _ in range(n):
+        h = np.tanh(np.dot(Wxh, x) + np.dot(Whh, h) + bh)
+        y = np.dot(Why, h) + by
+        p = np.exp(y) / np.sum(np.exp(y))
+        ix = rng.choice(range(V), p=p.ravel())
+        x = np.zeros((V, 1))
+        x[ix] = 1
+        ixes.append(ix)
+    return ixes
+
+
+def greedy_ref(h, seed_ix, n, params):
+    """Greedy decoding: the most probable next character at every step."""
+    Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
+    V = Wxh.shape[1]
+    ix, out = seed_ix, []
+    for _ in range(n):
+        x = np.zeros((V, 1))
+        x[ix] = 1
+        h = np.tanh(np.dot(Wxh, x) + np.dot(Whh, h) + bh)
+        p = np.exp(np.dot(Why, h) + by)
+        p /= p.sum()
+        ix = int(np.argmax(p))
+        out.append(ix)
+    return out
+
+
+def adagrad_ref(params, grads, mem, learning_rate):
+    for name, dparam in zip(("Wxh", "Whh", "Why", "bh", "by"), grads):
+        mem[name] += dparam * dparam
+        params[name] += -learning_rate * dparam / np.sqrt(mem[name] + 1e-8)
+
+
+def train_ref(data, vocab_size, iters, hidden_size=100, seq_length=25, learning_rate=0.1,
+              seed=1, sample_every=100, sample_length=200):
+    """The classic training loop on an index array; returns (params, smooth_loss)."""
+    rng = np.random.default_rng(seed)
+    params = {"Wxh": rng.standard_normal((hidden_size, vocab_size)) * 0.01,
+              "Whh": rng.standard_normal((hidden_size, hidden_size)) * 0.01,
+              "Why": rng.standard_normal((vocab_size, hidden_size)) * 0.01,
+              "bh": np.zeros((hidden_size, 1)), "by": np.zeros((vocab_size, 1))}
+    mem = {k: np.zeros_like(v) for k, v in params.items()}
+    smooth_loss = -np.log(1.0 / vocab_size) * seq_length
+    n, p = 0, 0
+    hprev = np.zeros((hidden_size, 1))
+    while n < iters:
+        if p + seq_length + 1 >= len(data) or n == 0:
+            hprev = np.zeros((hidden_size, 1))
+            p = 0
+        inputs = [int(c) for c in data[p:p + seq_length]]
+        targets = [int(c) for c in data[p + 1:p + seq_length + 1]]
+        if sample_every and n % sample_every == 0:
+            sample_ref(hprev, inputs[0], sample_length, params, rng)
+        loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun_ref(inputs, targets, hprev, params)
+        smooth_loss = smooth_loss * 0.999 + loss * 0.001
+        adagrad_ref(params, (dWxh, dWhh, dWhy, dbh, dby), mem, learning_rate)
+        p += seq_length
+        n += 1
+    return params, smooth_loss

@@ -1,0 +1,140 @@
+"""Every user error: non-zero exit, one line on stderr naming the problem, no traceback, no damage."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from helpers import SMALL, TEXT, cli, tree_digest, write_text
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished small run, to resume, damage and sample from."""
+    tmp = tmp_path_factory.mktemp("trained")
+    text = write_text(tmp)
+    run = str(tmp / "run")
+    r = cli(text, *SMALL, "--iters", 200, "--out", run)
+    assert r.returncode == 0, r.stderr
+    return text, run
+
+
+def assert_one_line_error(r, *words):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+
+
+def test_bad_texts(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "short.txt").write_text("abcdefghij")  # 10 < seq_length + 2
+    (tmp_path / "latin1.txt").write_bytes(("café crème " * 20).encode("latin-1"))
+    (tmp_path / "adir").mkdir()
+    out = str(tmp_path / "out")
+    cases = [("missing.txt", ["not found", "missing.txt"]),
+             ("adir", ["directory"]),
+             ("empty.txt", ["empty"]),
+             ("short.txt", ["10 characters", "seq_length + 2"]),
+             ("latin1.txt", ["not valid utf-8", "--encoding"])]
+    for name, words in cases:
+        r = cli(tmp_path / name, "--seq-length", 25, "--out", out)
+        assert_one_line_error(r, *words)
+    assert not os.path.exists(out)
+    # --encoding is the way out for the latin-1 file
+    r = cli(tmp_path / "latin1.txt", "--encoding", "latin-1", "--iters", 3, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert_one_line_error(cli(tmp_path / "latin1.txt", "--encoding", "klingon", "--out", out + "2"),
+                          "unknown encoding")
+
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--seq-length", "0", ["--seq-length", ">= 1"]),
+    ("--hidden-size", "0", ["--hidden-size", ">= 1"]),
+    ("--learning-rate", "0", ["--learning-rate", "> 0"]),
+    ("--learning-rate", "-0.1", ["--learning-rate"]),
+    ("--learning-rate", "nan", ["--learning-rate"]),
+    ("--iters", "-1", ["--iters", ">= 0"]),
+    ("--iters", "ten", ["--iters", "not a number"]),
+    ("--hidden-size", "1e2", ["--hidden-size", "not a number"]),
+    ("--seed", "x", ["--seed"]),
+    ("--temperature", "0", ["--temperature"]),
+])
+def test_bad_numbers(tmp_path, option, value, words):
+    text = write_text(tmp_path)
+    r = cli(text, option, value, "--out", tmp_path / "out")
+    assert_one_line_error(r, *words)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_resume_problems_leave_the_run_untouched(trained, tmp_path):
+    text, run = trained
+    before = tree_digest(run)
+    other = write_text(tmp_path, TEXT.replace("q", "Q"), "other.txt")  # another vocabulary
+    same_chars = write_text(tmp_path, TEXT[::-1], "reversed.txt")  # same characters, other text
+    cases = [
+        ([text, "--resume", "--out", tmp_path / "nothing"], ["no checkpoint"]),
+        ([other, "--resume", "--out", run], ["vocabulary"]),
+        ([same_chars, "--resume", "--out", run], ["different text"]),
+        ([text, "--resume", "--out", run, "--hidden-size", 32], ["--hidden-size 16, not 32"]),
+        ([text, "--resume", "--out", run, "--learning-rate", 0.05], ["--learning-rate"]),
+        ([text, "--resume", "--out", run, "--seq-length", 25], ["--seq-length"]),
+        ([text, "--out", run], ["already holds a run", "--resume"]),
+    ]
+    for args, words in cases:
+        assert_one_line_error(cli(*args, "--iters", 400), *words)
+    assert tree_digest(run) == before
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing-array"])
+def test_corrupt_checkpoint(trained, tmp_path, damage):
+    text, run = trained
+    copy = str(tmp_path / "copy")
+    shutil.copytree(run, copy)
+    ckpt = os.path.join(copy, "checkpoint.npz")
+    raw = open(ckpt, "rb").read()
+    if damage == "truncate":
+        open(ckpt, "wb").write(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        open(ckpt, "wb").write(b"not a zip file at all" * 10)
+    else:
+        with np.load(ckpt) as z:
+            arrays = {k: z[k] for k in z.files if k != "mWhh"}
+        np.savez(ckpt, **arrays)
+    before = tree_digest(copy)
+    assert_one_line_error(cli(text, "--resume", "--out", copy, "--iters", 400), "corrupt", "checkpoint")
+    assert_one_line_error(cli("--sample-from", ckpt), "corrupt")
+    assert tree_digest(copy) == before
+
+
+def test_unwritable_output_directory(tmp_path):
+    text = write_text(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert_one_line_error(cli(text, "--out", blocker / "run"), "cannot write", "a-file")
+
+
+def test_no_text_and_unknown_option(tmp_path):
+    assert_one_line_error(cli(), "give a training text")
+    assert_one_line_error(cli(write_text(tmp_path), "--hiden-size", 3), "unrecognized")
+
+
+def test_sample_from_checkpoint(trained):
+    text, run = trained
+    ckpt = os.path.join(run, "checkpoint.npz")
+    g1 = cli("--sample-from", ckpt, "--strategy", "greedy", "--length", 80, "--prime", "ROMEO:")
+    g2 = cli("--sample-from", ckpt, "--strategy", "greedy", "--length", 80, "--prime", "ROMEO:",
+             "--temperature", 0.5, "--seed", 9)
+    assert g1.returncode == 0, g1.stderr
+    assert g1.stdout == g2.stdout  # greedy ignores temperature and seed
+    assert g1.stdout.startswith("ROMEO:") and len(g1.stdout) == len("ROMEO:") + 80 + 1
+    m1 = cli("--sample-from", ckpt, "--length", 80, "--seed", 3, "--temperature", 0.8)
+    m2 = cli("--sample-from", ckpt, "--length", 80, "--seed", 3, "--temperature", 0.8)
+    m3 = cli("--sample-from", ckpt, "--length", 80, "--seed", 4, "--temperature", 0.8)
+    assert m1.returncode == 0 and m1.stdout == m2.stdout != m3.stdout
+    assert set(m1.stdout) <= set(TEXT)
+    assert_one_line_error(cli("--sample-from", ckpt, "--prime", "ROMEO~"), "prime", "'~'")
+    assert_one_line_error(cli("--sample-from", str(ckpt) + ".nope"), "no checkpoint")
+    assert_one_line_error(cli("--sample-from", ckpt, "--strategy", "beam"), "--strategy")

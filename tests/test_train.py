@@ -1,0 +1,131 @@
+"""The training loop from the command line: faithful to the classic loop, logs, checkpoints, exact resume."""
+import csv
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import min_char_rnn as m
+from helpers import SMALL, TEXT, cli, popen, write_text
+from reference import train_ref
+
+WEIGHTS = ("Wxh", "Whh", "Why", "bh", "by")
+
+
+def read_rows(run):
+    with open(os.path.join(run, "loss.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def same_run(a, b):
+    """Bit-identical: checkpoint arrays and every output file."""
+    with np.load(os.path.join(a, "checkpoint.npz")) as za, np.load(os.path.join(b, "checkpoint.npz")) as zb:
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+    for name in ("loss.csv", "samples.txt"):
+        with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
+            assert fa.read() == fb.read(), name
+
+
+def test_training_matches_classic_loop_and_loss_falls(tmp_path):
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    r = cli(text, *SMALL, "--iters", 400, "--out", run)
+    assert r.returncode == 0, r.stderr
+    assert "iter 390, loss:" in r.stdout and "----" in r.stdout
+
+    # the weights equal the plain classic loop's (same init draws, data pointer, resets, Adagrad)
+    chars, data = m.build_vocab(TEXT)
+    assert chars == sorted(set(TEXT))
+    params, smooth = train_ref(data, len(chars), 400, hidden_size=16, seq_length=10,
+                               sample_every=50, sample_length=30)
+    with np.load(os.path.join(run, "checkpoint.npz"), allow_pickle=False) as z:
+        for k in WEIGHTS:
+            np.testing.assert_allclose(z[k], params[k], rtol=1e-7, atol=1e-12, err_msg=k)
+        assert float(z["smooth_loss"]) == pytest.approx(smooth, rel=1e-9)
+        assert int(z["n"]) == 400 and [chr(c) for c in z["vocab"]] == chars
+        for k in ("mWxh", "mWhh", "mWhy", "mbh", "mby", "hprev", "p", "rng_state", "seq_length",
+                  "hidden_size", "learning_rate"):
+            assert k in z.files
+
+    rows = read_rows(run)
+    assert [int(r["iteration"]) for r in rows] == list(range(0, 400, 10))
+    first = float(rows[0]["smooth_loss"])
+    assert first == pytest.approx(0.999 * np.log(len(chars)) * 10 + 0.001 * float(rows[0]["loss"]))
+    last = np.mean([float(r["loss"]) for r in rows[-5:]])
+    assert last < 0.4 * float(rows[0]["loss"]), (rows[0], last)
+
+    samples = open(os.path.join(run, "samples.txt"), encoding="utf-8").read()
+    assert samples.count("--- iteration ") == 8 and "--- iteration 350 ---" in samples
+
+
+def test_resume_after_iters_is_bit_identical(tmp_path):
+    text = write_text(tmp_path)
+    full, split = str(tmp_path / "full"), str(tmp_path / "split")
+    assert cli(text, *SMALL, "--iters", 300, "--out", full).returncode == 0
+    assert cli(text, *SMALL, "--iters", 130, "--out", split, "--checkpoint-every", 1000).returncode == 0
+    r = cli(text, "--iters", 300, "--out", split, "--resume", "--print-interval", "0")  # options from the checkpoint
+    assert r.returncode == 0, r.stderr
+    assert "resuming at iteration 130" in r.stdout
+    same_run(full, split)
+    r = cli(text, "--iters", 300, "--out", split, "--resume")
+    assert r.returncode == 0 and "0 iterations" in r.stdout  # nothing left to do
+    same_run(full, split)
+
+
+def wait_for(predicate, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def rows_in(run):
+    try:
+        return len(read_rows(run))
+    except (OSError, StopIteration):
+        return 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_resume_after_a_signal_is_bit_identical(tmp_path, sig):
+    text = write_text(tmp_path)
+    full, split = str(tmp_path / "full"), str(tmp_path / "split")
+    iters = 6000
+    args = [text, *SMALL, "--iters", iters, "--checkpoint-every", 100]
+    proc = popen(*args, "--out", split)
+    ckpt = os.path.join(split, "checkpoint.npz")
+    assert wait_for(lambda: os.path.exists(ckpt) and rows_in(split) > 25)
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        with np.load(ckpt) as z:
+            n = int(z["n"])
+        assert n % 100 == 0 and 0 < n < iters
+    else:
+        assert proc.returncode == 128 + sig, err
+        assert f"stopped by {signal.Signals(sig).name}" in err and "--resume" in err
+        with np.load(ckpt) as z:
+            n = int(z["n"])
+        assert 0 < n < iters, "the signal must arrive mid-run"
+        assert int(read_rows(split)[-1]["iteration"]) == (n - 1) // 10 * 10
+    r = cli(text, "--iters", iters, "--checkpoint-every", 100, "--out", split, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert cli(*args, "--out", full).returncode == 0
+    same_run(full, split)
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    r = cli(text, *SMALL, "--iters", 500, "--checkpoint-every", 1, "--learning-rate", "1e308", "--out", run)
+    assert r.returncode != 0
+    assert "loss became nan" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    with np.load(os.path.join(run, "checkpoint.npz")) as z:
+        assert all(np.isfinite(z[k]).all() for k in WEIGHTS)
