@@ -120,44 +120,54 @@ def lossFun(inputs, targets, hprev, params):
     xh = Wxh.T[inputs] + bh.T  # row t: Wxh x_t + bh
     hs = np.empty((T + 1, H))  # hs[t + 1] is h_t; hs[0] is hprev
     hs[0] = hprev.ravel()
-    for t in range(T):
+    for h_prev, h_t, xh_t in zip(hs[:-1], hs[1:], xh):
         # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh), written in place for speed
-        np.dot(Whh, hs[t], out=hs[t + 1])
-        hs[t + 1] += xh[t]
-        np.tanh(hs[t + 1], out=hs[t + 1])
+        Whh.dot(h_prev, out=h_t)
+        h_t += xh_t
+        np.tanh(h_t, out=h_t)
     h = hs[1:]
-    ys = h @ Why.T + by.T  # row t: y_t = Why h_t + by
-    # softmax, shifted by the row maximum so exp never overflows
-    shifted = ys - ys.max(axis=1, keepdims=True)
-    exps = np.exp(shifted)
-    sums = exps.sum(axis=1, keepdims=True)
-    ps = exps / sums  # row t: p_t = softmax(y_t)
-    # -log p_t[target_t], computed as log-softmax so a tiny p never becomes log(0)
-    loss = -float(np.sum(shifted[steps, targets] - np.log(sums[:, 0])))
+    ys = h @ Why.T
+    ys += by.T  # row t: y_t = Why h_t + by
+    ys -= ys.max(axis=1, keepdims=True)  # a shift softmax ignores, so exp never overflows
+    ps = np.exp(ys)
+    sums = ps.sum(axis=1, keepdims=True)
+    # sum_t -log p_t[target_t], as log-softmax so a tiny p never becomes log(0)
+    loss = float(np.log(sums).sum() - ys[steps, targets].sum())
+    ps /= sums  # row t: p_t = softmax(y_t)
 
     # backward pass
     dy = ps  # dloss/dy_t = p_t - onehot(target_t); ps is not needed any more
     dy[steps, targets] -= 1
-    dWhy = dy.T @ h  # sum_t dy_t h_t^T
-    dby = dy.sum(axis=0)[:, None]  # sum_t dy_t
-    dh = dy @ Why  # row t: Why^T dy_t, the gradient reaching h_t from the output
-    dhraw = dh  # overwritten in place, row by row, with the gradient before tanh
-    dtanh = 1 - h * h  # tanh'(a) = 1 - tanh(a)^2
+    # the five gradients share one buffer, so one np.clip covers them all
+    grads = np.empty(Wxh.size + Whh.size + Why.size + H + V)
+    dWxh, dWhh, dWhy, dbh, dby = split_like(grads, (Wxh, Whh, Why, bh, by))
+    np.matmul(dy.T, h, out=dWhy)  # sum_t dy_t h_t^T
+    dy.sum(axis=0, out=dby[:, 0])  # sum_t dy_t
+    dhraw = dy @ Why  # row t: Why^T dy_t, the gradient reaching h_t from the output
+    dtanh = h * h
+    np.subtract(1, dtanh, out=dtanh)  # tanh'(a) = 1 - tanh(a)^2
     dhnext = np.zeros(H)
-    for t in reversed(range(T)):
-        # dhraw_t = (1 - h_t^2) * (Why^T dy_t + dhnext); dhnext = Whh^T dhraw_t
-        dhraw[t] += dhnext
-        dhraw[t] *= dtanh[t]
-        np.dot(dhraw[t], Whh, out=dhnext)
+    for dhraw_t, dtanh_t in zip(dhraw[::-1], dtanh[::-1]):  # t = T-1 down to 0
+        # dhraw_t = (1 - h_t^2) * (Why^T dy_t + dhnext); dhnext = Whh^T dhraw_t, in place
+        dhraw_t += dhnext
+        dhraw_t *= dtanh_t
+        dhraw_t.dot(Whh, out=dhnext)
     onehot = np.zeros((T, V))
     onehot[steps, inputs] = 1  # row t: x_t^T
-    dWxh = dhraw.T @ onehot  # sum_t dhraw_t x_t^T
-    dWhh = dhraw.T @ hs[:-1]  # sum_t dhraw_t h_{t-1}^T
-    dbh = dhraw.sum(axis=0)[:, None]  # sum_t dhraw_t
-    grads = (dWxh, dWhh, dWhy, dbh, dby)
-    for g in grads:
-        np.clip(g, -5, 5, out=g)  # mitigate exploding gradients
-    return (loss, *grads, hs[T][:, None].copy())
+    np.matmul(dhraw.T, onehot, out=dWxh)  # sum_t dhraw_t x_t^T
+    np.matmul(dhraw.T, hs[:-1], out=dWhh)  # sum_t dhraw_t h_{t-1}^T
+    dhraw.sum(axis=0, out=dbh[:, 0])  # sum_t dhraw_t
+    np.clip(grads, -5, 5, out=grads)  # clip every gradient to [-5, 5]: mitigates exploding gradients
+    return loss, dWxh, dWhh, dWhy, dbh, dby, hs[T][:, None].copy()
+
+
+def split_like(flat, arrays):
+    """Views into flat, one per array, each with that array's shape."""
+    views, start = [], 0
+    for a in arrays:
+        views.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return views
 
 
 # ---------------------------------------------------------------------------
@@ -176,24 +186,33 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
-    WxhT, bh, by = Wxh.T.copy(), bh.ravel(), by.ravel()  # row ix of WxhT is Wxh x for one-hot x
-    h = np.asarray(h, dtype=float).ravel()
+    xh = Wxh.T + bh.T  # row ix: Wxh x + bh for the one-hot x of character ix
+    by = by.ravel()
+    h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
+    h_new, y = np.empty_like(h), np.empty_like(by)
     greedy = strategy == "greedy"
     if not greedy:
         rng = np.random.default_rng() if rng is None else rng
-        u = rng.random(n)  # one uniform number per character
+        u = rng.random(n).tolist()  # one uniform number per character
     ix = seed_ix
     out = []
     for i in range(n):
-        h = np.tanh(WxhT[ix] + Whh @ h + bh)
-        y = Why @ h + by
+        # h = tanh(Wxh x + Whh h + bh); y = Why h + by; written in place for speed
+        Whh.dot(h, out=h_new)
+        h_new += xh[ix]
+        np.tanh(h_new, out=h)
+        Why.dot(h, out=y)
+        y += by
         if greedy:
-            ix = int(np.argmax(y))
+            ix = int(y.argmax())
         else:
-            # Plain form: ix = rng.choice(V, p=softmax(y / temperature)), drawn here by
-            # inverting the cumulative distribution with the uniform u[i].
-            cdf = np.cumsum(np.exp((y - y.max()) / temperature))
-            ix = int(np.searchsorted(cdf, u[i] * cdf[-1], side="right"))
+            # Plain form: ix = rng.choice(V, p=softmax(y / temperature)). Here the draw
+            # inverts the cumulative distribution: the first ix whose cdf passes u[i].
+            y -= y.max()
+            y /= temperature
+            np.exp(y, out=y)
+            cdf = y.cumsum()
+            ix = int(cdf.searchsorted(u[i] * cdf[-1], side="right"))
         out.append(ix)
     return out
 
