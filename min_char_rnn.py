@@ -461,7 +461,7 @@ def train(args):
     elapsed = time.perf_counter() - t_start
     rate = (n - n_start) / elapsed if elapsed > 0 else float("nan")
     print(f"iter {n}, loss: {smooth_loss:f} | {n - n_start} iterations in {elapsed:.1f} s "
-          f"({rate:.0f} it/s); checkpoint: {ckpt}", flush=True)
+          f"({rate:.1f} it/s); checkpoint: {ckpt}", flush=True)
     if stop:
         print(f"stopped by {signal.Signals(stop[0]).name} at iteration {n}; continue with --resume",
               file=sys.stderr, flush=True)
@@ -560,8 +560,6 @@ def run_seeds(args):
     for k in HPARAM_DEFAULTS:
         if k != "seed" and getattr(args, k) is not None:
             common += [f"--{k.replace('_', '-')}", repr(getattr(args, k))]
-    if args.resume:
-        common.append("--resume")
     # one BLAS thread per process, so the runs do not fight over the cores
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
@@ -581,8 +579,10 @@ def run_seeds(args):
         while running or (pending and not stop):
             while pending and len(running) < jobs and not stop:
                 s = pending.pop(0)
-                cmd = [sys.executable, os.path.abspath(__file__), *common,
-                       "--seed", str(s), "--out", os.path.join(out_root, f"seed-{s}")]
+                out_dir = os.path.join(out_root, f"seed-{s}")
+                cmd = [sys.executable, os.path.abspath(__file__), *common, "--seed", str(s), "--out", out_dir]
+                if args.resume and os.path.exists(os.path.join(out_dir, "checkpoint.npz")):
+                    cmd.append("--resume")  # a seed that never started simply starts
                 err = tempfile.TemporaryFile("w+")  # the child's error message, read when it ends
                 running[s] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env), err)
             time.sleep(0.2)
@@ -612,15 +612,19 @@ def run_seeds(args):
                     first = seen.setdefault(s, (it, now))
                     rate = (it - first[0]) / (now - first[1]) if now > first[1] else 0
                     left = format_seconds((args.iters - it) / rate) if rate > 0 and args.iters else "-"
-                    print(f"seed {s}: iter {it}, loss: {smooth:f}, {left} left", flush=True)
+                    total = f"/{args.iters}" if args.iters else ""
+                    print(f"seed {s}: iter {it}{total}, loss: {smooth:f}, {left} left", flush=True)
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
-    failed = [s for s, rc in results.items() if rc not in (0, 130, 143)]
-    print(f"{len(results) - len(failed)} of {len(seeds)} runs ended cleanly in "
-          f"{format_seconds(time.perf_counter() - t_start)}"
-          + (f"; failed: seed {', '.join(map(str, failed))}" if failed else ""), flush=True)
-    if failed:
+    groups = {"finished": [s for s in seeds if results.get(s) == 0],
+              "stopped, checkpoint saved": [s for s in seeds if results.get(s) in (130, 143)],
+              "FAILED": [s for s in seeds if results.get(s) not in (None, 0, 130, 143)],
+              "not started": [s for s in seeds if s not in results]}
+    print(f"after {format_seconds(time.perf_counter() - t_start)}: "
+          + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
+          + ("; continue with --resume" if stop else ""), flush=True)
+    if groups["FAILED"]:
         return 1
     return 128 + stop[0] if stop else 0
 

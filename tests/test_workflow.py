@@ -1,0 +1,138 @@
+"""The report workflow: --seeds, plot_loss.py and --compare."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import min_char_rnn as m
+from helpers import ROOT, SMALL, cli, write_text
+from reference import greedy_ref
+from test_train import same_run
+
+ITERS = 1500
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def singles(tmp_path_factory):
+    """Seeds 1 and 2 trained one at a time: what every group run must equal."""
+    tmp = tmp_path_factory.mktemp("singles")
+    text = write_text(tmp)
+    for s in (1, 2):
+        r = cli(text, *SMALL, "--iters", ITERS, "--seed", s, "--out", tmp / f"seed-{s}")
+        assert r.returncode == 0, r.stderr
+    return text, tmp
+
+
+def test_seeds_equal_single_runs(singles, tmp_path):
+    text, single = singles
+    r = cli(text, *SMALL, "--iters", ITERS, "--seeds", 1, 2, "--out", tmp_path / "group",
+            "--status-interval", 0.2)
+    assert r.returncode == 0, r.stderr
+    assert "finished: seed 1, 2" in r.stdout
+    for s in (1, 2):
+        same_run(single / f"seed-{s}", tmp_path / "group" / f"seed-{s}")
+
+
+def test_seeds_ctrl_c_then_resume(singles, tmp_path):
+    text, single = singles
+    group = tmp_path / "group"
+    args = [sys.executable, os.path.join(ROOT, "min_char_rnn.py"), text, *SMALL, "--iters", 20000,
+            "--seeds", 1, 2, "--jobs", 1, "--out", group, "--checkpoint-every", 100]
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = group / "seed-1" / "checkpoint.npz"
+    end = time.time() + 60
+    while not ckpt.exists() and time.time() < end:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "stopped, checkpoint saved: seed 1" in out and "not started: seed 2" in out
+    with np.load(ckpt) as z:
+        assert 0 < int(z["n"]) < 20000
+    r = cli(text, *SMALL, "--iters", ITERS, "--seeds", 1, 2, "--out", group, "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for s in (1, 2):
+        same_run(single / f"seed-{s}", group / f"seed-{s}")
+
+
+def test_a_failing_seed_is_named_and_the_others_finish(tmp_path):
+    text = write_text(tmp_path)
+    group = tmp_path / "group"
+    assert cli(text, *SMALL, "--iters", 20, "--out", group / "seed-2").returncode == 0
+    r = cli(text, *SMALL, "--iters", 20, "--seeds", 1, 2, "--out", group)
+    assert r.returncode == 1
+    assert "seed 2: FAILED:" in r.stdout and "already holds a run" in r.stdout
+    assert "finished: seed 1" in r.stdout
+    assert (group / "seed-1" / "checkpoint.npz").exists()
+
+
+def plot(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "plot_loss.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == PNG and os.path.getsize(path) > 5000
+
+
+def test_plot_loss_figures(singles, tmp_path):
+    _, single = singles
+    csvs = [single / "seed-1" / "loss.csv", single / "seed-2" / "loss.csv"]
+    r = plot(csvs[0], "-o", tmp_path / "one.png")
+    assert r.returncode == 0, r.stderr
+    assert is_png(tmp_path / "one.png")
+    r = plot(*csvs, "-o", tmp_path / "out" / "all.png", "--separate", "--raw")
+    assert r.returncode == 0, r.stderr
+    for name in ("all.png", "all-seed-1.png", "all-seed-2.png"):
+        assert is_png(tmp_path / "out" / name), name
+    assert plot(*csvs, "-o", tmp_path / "all.pdf").returncode == 0
+    assert open(tmp_path / "all.pdf", "rb").read(5) == b"%PDF-"
+    assert plot(*csvs, "-o", tmp_path / "all.svg").returncode == 0
+    assert b"<svg" in open(tmp_path / "all.svg", "rb").read()
+
+
+def test_plot_loss_refuses_bad_csvs(singles, tmp_path):
+    _, single = singles
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "header-only.csv").write_text("iteration,loss,smooth_loss\n")
+    (tmp_path / "garbled.csv").write_text("iteration,loss,smooth_loss\n0,1.0,2.0\nx,y,z\n100,1.0,2.0\n")
+    for name, words in (("missing.csv", "no such file"), ("empty.csv", "empty"),
+                        ("other.csv", "not a loss log"), ("header-only.csv", "no loss rows"),
+                        ("garbled.csv", "line 3")):
+        r = plot(single / "seed-1" / "loss.csv", tmp_path / name, "-o", tmp_path / "x.png")
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0] and words in lines[0], r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_compare_writes_both_strategies_and_greedy_is_argmax(singles, tmp_path):
+    _, single = singles
+    ckpts = [single / f"seed-{s}" / "checkpoint.npz" for s in (1, 2)]
+    r = cli("--compare", *ckpts, "--prime", "ROMEO:", "--length", 120, "--samples-dir", tmp_path / "s")
+    assert r.returncode == 0, r.stderr
+    for s, ckpt in zip((1, 2), ckpts):
+        doc = (tmp_path / "s" / f"seed-{s}.md").read_text(encoding="utf-8")
+        blocks = doc.split("```\n")[1::2]
+        assert len(blocks) == 2 and "## Greedy" in doc and "## Multinomial" in doc
+        greedy, multi = (b.rstrip("\n") for b in blocks)
+        assert greedy.startswith("ROMEO:") and multi.startswith("ROMEO:")
+        assert len(greedy) == len(multi) == len("ROMEO:") + 120
+        # independently: feed the prime one-hot by one-hot, then decode by argmax
+        state = m.load_checkpoint(str(ckpt))
+        p, chars = state["params"], state["chars"]
+        h = np.zeros((p["Whh"].shape[0], 1))
+        for c in "ROMEO":
+            x = np.zeros((len(chars), 1))
+            x[chars.index(c)] = 1
+            h = np.tanh(p["Wxh"] @ x + p["Whh"] @ h + p["bh"])
+        want = "".join(chars[i] for i in greedy_ref(h, chars.index(":"), 120, p))
+        assert greedy == "ROMEO:" + want
+        assert multi != greedy
