@@ -217,14 +217,6 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     return out
 
 
-def advance(h, ixs, params):
-    """Feed the characters ixs through the network from hidden state h; return the new h."""
-    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
-    for ix in ixs:
-        h = np.tanh(Wxh[:, ix:ix + 1] + Whh @ h + bh)
-    return h
-
-
 # ---------------------------------------------------------------------------
 # Optimizer
 # ---------------------------------------------------------------------------
@@ -308,6 +300,10 @@ def load_checkpoint(path):
     return state
 
 
+def seed_of(args):
+    return HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+
+
 def text_sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -336,7 +332,7 @@ def prepare_run(args):
     """Check everything a run needs before touching any file; return (state, data, out_dir)."""
     text = read_text(args.text, args.encoding)
     chars, data = build_vocab(text)
-    out_dir = args.out or os.path.join("runs", f"seed-{args.seed or HPARAM_DEFAULTS['seed']}")
+    out_dir = args.out or os.path.join("runs", f"seed-{seed_of(args)}")
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
     if args.resume:
@@ -422,7 +418,8 @@ def train(args):
 
                 # sample from the model now and then
                 if sample_every and n % sample_every == 0:
-                    txt = "".join(chars[ix] for ix in sample(hprev, inputs[0], sample_length, params, rng=rng))
+                    ixs = sample(hprev, inputs[0], sample_length, params, rng=rng)
+                    txt = "".join(chars[ix] for ix in ixs)
                     samples_f.write(f"--- iteration {n} ---\n{txt}\n".encode("utf-8"))
                     if time.perf_counter() - last_sample >= args.print_interval:
                         last_sample = time.perf_counter()
@@ -473,6 +470,14 @@ def train(args):
 # Sampling from a trained model
 # ---------------------------------------------------------------------------
 
+def advance(h, ixs, params):
+    """Feed the characters ixs through the network from hidden state h; return the new h."""
+    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
+    for ix in ixs:
+        h = np.tanh(Wxh[:, ix:ix + 1] + Whh @ h + bh)
+    return h
+
+
 def primed_state(state, prime):
     """Hidden state after feeding all but the last prime character, and that last one's index."""
     chars = state["chars"]
@@ -499,7 +504,7 @@ def generate(state, prime, length, strategy, temperature, seed):
 
 def sample_from_checkpoint(args):
     state = load_checkpoint(args.sample_from)
-    seed = HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+    seed = seed_of(args)
     text = generate(state, args.prime, args.length, args.strategy, args.temperature, seed)
     sys.stdout.write(text + "\n")
     return 0
@@ -507,7 +512,7 @@ def sample_from_checkpoint(args):
 
 def compare_strategies(args):
     """For each checkpoint, write greedy and multinomial samples side by side into a Markdown file."""
-    seed = HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+    seed = seed_of(args)
     states = [(path, load_checkpoint(path)) for path in args.compare]  # all checked before writing
     try:
         os.makedirs(args.samples_dir, exist_ok=True)
@@ -660,7 +665,8 @@ def build_parser():
                    help="Adagrad learning rate (default 0.1)")
     t.add_argument("--iters", type=number(int, 0, False, "0 runs until interrupted"), default=100000,
                    help="total iterations of the run; 0 runs until interrupted (default 100000)")
-    t.add_argument("--seed", type=int, help="random seed of the weights and samples (default 1)")
+    t.add_argument("--seed", type=number(int, 0, False, "a seed"),
+                   help="random seed of the weights and samples (default 1)")
     t.add_argument("--out", help="output directory (default runs/seed-<seed>; with --seeds, runs)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in the output directory exactly where it stopped")
@@ -677,7 +683,7 @@ def build_parser():
                    help="print a loss line or sample at most once every S seconds; the files "
                         "get all of them (default 2; 0 prints every one)")
     m = ap.add_argument_group("several seeds")
-    m.add_argument("--seeds", type=int, nargs="+", metavar="S",
+    m.add_argument("--seeds", type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
                    help="train one run per seed, in parallel processes, into OUT/seed-<s>/")
     m.add_argument("--jobs", type=number(int, 1, False, "processes"),
                    help="parallel runs with --seeds (default: the number of CPU cores)")

@@ -60,6 +60,7 @@ def test_bad_texts(tmp_path):
     ("--iters", "ten", ["--iters", "not a number"]),
     ("--hidden-size", "1e2", ["--hidden-size", "not a number"]),
     ("--seed", "x", ["--seed"]),
+    ("--seed", "-3", ["--seed", ">= 0"]),
     ("--temperature", "0", ["--temperature"]),
 ])
 def test_bad_numbers(tmp_path, option, value, words):

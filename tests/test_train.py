@@ -129,3 +129,12 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
     assert "loss became nan" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     with np.load(os.path.join(run, "checkpoint.npz")) as z:
         assert all(np.isfinite(z[k]).all() for k in WEIGHTS)
+
+
+def test_default_output_folder_follows_the_seed(tmp_path):
+    text = write_text(tmp_path)
+    for seed in (0, 7):
+        r = cli(text, *SMALL, "--iters", 3, "--seed", seed, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "runs" / f"seed-{seed}" / "checkpoint.npz").exists()
+    assert not (tmp_path / "runs" / "seed-1").exists()
