@@ -657,51 +657,51 @@ def build_parser():
                     "or sample from a trained checkpoint.")
     ap.add_argument("text", nargs="?", help="training text (UTF-8 unless --encoding)")
     t = ap.add_argument_group("training (defaults are the classic script's)")
-    t.add_argument("--hidden-size", type=number(int, 1, False, "hidden units"),
+    t.add_argument("--hidden-size", metavar="N", type=number(int, 1, False, "hidden units"),
                    help="number of hidden units (default 100)")
-    t.add_argument("--seq-length", type=number(int, 1, False, "characters per chunk"),
+    t.add_argument("--seq-length", metavar="N", type=number(int, 1, False, "characters per chunk"),
                    help="characters to unroll the RNN for, per iteration (default 25)")
-    t.add_argument("--learning-rate", type=number(float, 0, True, "Adagrad step"),
+    t.add_argument("--learning-rate", metavar="X", type=number(float, 0, True, "Adagrad step"),
                    help="Adagrad learning rate (default 0.1)")
-    t.add_argument("--iters", type=number(int, 0, False, "0 runs until interrupted"), default=100000,
+    t.add_argument("--iters", metavar="N", type=number(int, 0, False, "0 runs until interrupted"), default=100000,
                    help="total iterations of the run; 0 runs until interrupted (default 100000)")
-    t.add_argument("--seed", type=number(int, 0, False, "a seed"),
+    t.add_argument("--seed", metavar="N", type=number(int, 0, False, "a seed"),
                    help="random seed of the weights and samples (default 1)")
-    t.add_argument("--out", help="output directory (default runs/seed-<seed>; with --seeds, runs)")
+    t.add_argument("--out", metavar="DIR", help="output directory (default runs/seed-<seed>; with --seeds, runs)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in the output directory exactly where it stopped")
-    t.add_argument("--sample-every", type=number(int, 0, False, "0 never samples"),
+    t.add_argument("--sample-every", metavar="N", type=number(int, 0, False, "0 never samples"),
                    help="draw a training sample every N iterations; 0 never (default 100)")
-    t.add_argument("--sample-length", type=number(int, 1, False, "characters"),
+    t.add_argument("--sample-length", metavar="N", type=number(int, 1, False, "characters"),
                    help="characters in each training sample (default 200)")
-    t.add_argument("--log-every", type=number(int, 1, False, "iterations"),
+    t.add_argument("--log-every", metavar="N", type=number(int, 1, False, "iterations"),
                    help="write a loss.csv row every N iterations (default 100)")
-    t.add_argument("--checkpoint-every", type=number(int, 1, False, "iterations"), default=1000,
+    t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"), default=1000,
                    help="save checkpoint.npz every N iterations, besides at the end (default 1000)")
-    t.add_argument("--encoding", default="utf-8", help="encoding of the text (default utf-8)")
-    t.add_argument("--print-interval", type=number(float, 0, False, "seconds"), default=2.0,
+    t.add_argument("--encoding", metavar="NAME", default="utf-8", help="encoding of the text (default utf-8)")
+    t.add_argument("--print-interval", metavar="S", type=number(float, 0, False, "seconds"), default=2.0,
                    help="print a loss line or sample at most once every S seconds; the files "
                         "get all of them (default 2; 0 prints every one)")
     m = ap.add_argument_group("several seeds")
     m.add_argument("--seeds", type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
                    help="train one run per seed, in parallel processes, into OUT/seed-<s>/")
-    m.add_argument("--jobs", type=number(int, 1, False, "processes"),
+    m.add_argument("--jobs", metavar="N", type=number(int, 1, False, "processes"),
                    help="parallel runs with --seeds (default: the number of CPU cores)")
-    m.add_argument("--status-interval", type=number(float, 0, False, "seconds"), default=10.0,
+    m.add_argument("--status-interval", metavar="S", type=number(float, 0, False, "seconds"), default=10.0,
                    help="seconds between status lines with --seeds (default 10)")
     s = ap.add_argument_group("sampling from a trained model")
     s.add_argument("--sample-from", metavar="CHECKPOINT",
                    help="print text generated from CHECKPOINT instead of training")
     s.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
                    help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md")
-    s.add_argument("--samples-dir", default="samples", help="where --compare writes (default samples)")
+    s.add_argument("--samples-dir", metavar="DIR", default="samples", help="where --compare writes (default samples)")
     s.add_argument("--strategy", choices=("multinomial", "greedy"), default="multinomial",
                    help="multinomial draws from softmax(y / temperature); greedy takes the argmax")
-    s.add_argument("--length", type=number(int, 1, False, "characters"), default=500,
+    s.add_argument("--length", metavar="N", type=number(int, 1, False, "characters"), default=500,
                    help="characters to generate (default 500)")
-    s.add_argument("--temperature", type=number(float, 0, True, "softmax temperature"), default=1.0,
+    s.add_argument("--temperature", metavar="T", type=number(float, 0, True, "softmax temperature"), default=1.0,
                    help="divide the scores by this before the softmax (default 1.0)")
-    s.add_argument("--prime", help="text fed through the network before generating (default a newline)")
+    s.add_argument("--prime", metavar="TEXT", help="text fed through the network before generating (default a newline)")
     return ap
 
 
