@@ -560,6 +560,13 @@ def run_seeds(args):
     seeds = list(dict.fromkeys(args.seeds))
     jobs = min(args.jobs or os.cpu_count() or 1, len(seeds))
     out_root = args.out or "runs"
+    if args.resume:  # a seed that never started takes the group's options from a started one
+        started = [c for c in (os.path.join(out_root, f"seed-{s}", "checkpoint.npz") for s in seeds)
+                   if os.path.exists(c)]
+        if started:
+            for k, v in load_checkpoint(started[0])["hparams"].items():
+                if k != "seed" and getattr(args, k) is None:
+                    setattr(args, k, v)
     common = [args.text, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
               "--encoding", args.encoding, "--print-interval", "1e9"]
     for k in HPARAM_DEFAULTS:

@@ -54,7 +54,8 @@ def test_seeds_ctrl_c_then_resume(singles, tmp_path):
     assert "stopped, checkpoint saved: seed 1" in out and "not started: seed 2" in out
     with np.load(ckpt) as z:
         assert 0 < int(z["n"]) < 20000
-    r = cli(text, *SMALL, "--iters", ITERS, "--seeds", 1, 2, "--out", group, "--resume")
+    # no options repeated: seed 1 takes them from its checkpoint, seed 2 (never started) from seed 1's
+    r = cli(text, "--iters", ITERS, "--seeds", 1, 2, "--out", group, "--resume")
     assert r.returncode == 0, r.stdout + r.stderr
     for s in (1, 2):
         same_run(single / f"seed-{s}", group / f"seed-{s}")
