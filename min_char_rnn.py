@@ -560,8 +560,10 @@ def run_seeds(args):
     seeds = list(dict.fromkeys(args.seeds))
     jobs = min(args.jobs or os.cpu_count() or 1, len(seeds))
     out_root = args.out or "runs"
+    run_dir = lambda s: os.path.join(out_root, f"seed-{s}")  # noqa: E731
+    stopped = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # exit codes of a run that saved and stopped
     if args.resume:  # a seed that never started takes the group's options from a started one
-        started = [c for c in (os.path.join(out_root, f"seed-{s}", "checkpoint.npz") for s in seeds)
+        started = [c for c in (os.path.join(run_dir(s), "checkpoint.npz") for s in seeds)
                    if os.path.exists(c)]
         if started:
             for k, v in load_checkpoint(started[0])["hparams"].items():
@@ -591,9 +593,9 @@ def run_seeds(args):
         while running or (pending and not stop):
             while pending and len(running) < jobs and not stop:
                 s = pending.pop(0)
-                out_dir = os.path.join(out_root, f"seed-{s}")
-                cmd = [sys.executable, os.path.abspath(__file__), *common, "--seed", str(s), "--out", out_dir]
-                if args.resume and os.path.exists(os.path.join(out_dir, "checkpoint.npz")):
+                cmd = [sys.executable, os.path.abspath(__file__), *common,
+                       "--seed", str(s), "--out", run_dir(s)]
+                if args.resume and os.path.exists(os.path.join(run_dir(s), "checkpoint.npz")):
                     cmd.append("--resume")  # a seed that never started simply starts
                 err = tempfile.TemporaryFile("w+")  # the child's error message, read when it ends
                 running[s] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env), err)
@@ -608,7 +610,7 @@ def run_seeds(args):
                     del running[s]
                     if proc.returncode == 0:
                         print(f"seed {s}: finished", flush=True)
-                    elif proc.returncode in (130, 143):
+                    elif proc.returncode in stopped:
                         print(f"seed {s}: {why}", flush=True)
                     else:
                         print(f"seed {s}: FAILED: {why}", flush=True)
@@ -616,7 +618,7 @@ def run_seeds(args):
             if now - last_status >= args.status_interval and running:
                 last_status = now
                 for s in running:
-                    got = last_logged(os.path.join(out_root, f"seed-{s}", "loss.csv"))
+                    got = last_logged(os.path.join(run_dir(s), "loss.csv"))
                     if got is None:
                         print(f"seed {s}: starting", flush=True)
                         continue
@@ -630,8 +632,8 @@ def run_seeds(args):
         for s, h in handlers.items():
             signal.signal(s, h)
     groups = {"finished": [s for s in seeds if results.get(s) == 0],
-              "stopped, checkpoint saved": [s for s in seeds if results.get(s) in (130, 143)],
-              "FAILED": [s for s in seeds if results.get(s) not in (None, 0, 130, 143)],
+              "stopped, checkpoint saved": [s for s in seeds if results.get(s) in stopped],
+              "FAILED": [s for s in seeds if results.get(s) not in (None, 0, *stopped)],
               "not started": [s for s in seeds if s not in results]}
     print(f"after {format_seconds(time.perf_counter() - t_start)}: "
           + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
@@ -670,11 +672,13 @@ def build_parser():
                    help="characters to unroll the RNN for, per iteration (default 25)")
     t.add_argument("--learning-rate", metavar="X", type=number(float, 0, True, "Adagrad step"),
                    help="Adagrad learning rate (default 0.1)")
-    t.add_argument("--iters", metavar="N", type=number(int, 0, False, "0 runs until interrupted"), default=100000,
+    t.add_argument("--iters", metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
+                   default=100000,
                    help="total iterations of the run; 0 runs until interrupted (default 100000)")
     t.add_argument("--seed", metavar="N", type=number(int, 0, False, "a seed"),
                    help="random seed of the weights and samples (default 1)")
-    t.add_argument("--out", metavar="DIR", help="output directory (default runs/seed-<seed>; with --seeds, runs)")
+    t.add_argument("--out", metavar="DIR",
+                   help="output directory (default runs/seed-<seed>; with --seeds, runs)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in the output directory exactly where it stopped")
     t.add_argument("--sample-every", metavar="N", type=number(int, 0, False, "0 never samples"),
@@ -683,10 +687,13 @@ def build_parser():
                    help="characters in each training sample (default 200)")
     t.add_argument("--log-every", metavar="N", type=number(int, 1, False, "iterations"),
                    help="write a loss.csv row every N iterations (default 100)")
-    t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"), default=1000,
+    t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"),
+                   default=1000,
                    help="save checkpoint.npz every N iterations, besides at the end (default 1000)")
-    t.add_argument("--encoding", metavar="NAME", default="utf-8", help="encoding of the text (default utf-8)")
-    t.add_argument("--print-interval", metavar="S", type=number(float, 0, False, "seconds"), default=2.0,
+    t.add_argument("--encoding", metavar="NAME", default="utf-8",
+                   help="encoding of the text (default utf-8)")
+    t.add_argument("--print-interval", metavar="S", type=number(float, 0, False, "seconds"),
+                   default=2.0,
                    help="print a loss line or sample at most once every S seconds; the files "
                         "get all of them (default 2; 0 prints every one)")
     m = ap.add_argument_group("several seeds")
@@ -694,21 +701,25 @@ def build_parser():
                    help="train one run per seed, in parallel processes, into OUT/seed-<s>/")
     m.add_argument("--jobs", metavar="N", type=number(int, 1, False, "processes"),
                    help="parallel runs with --seeds (default: the number of CPU cores)")
-    m.add_argument("--status-interval", metavar="S", type=number(float, 0, False, "seconds"), default=10.0,
+    m.add_argument("--status-interval", metavar="S", type=number(float, 0, False, "seconds"),
+                   default=10.0,
                    help="seconds between status lines with --seeds (default 10)")
     s = ap.add_argument_group("sampling from a trained model")
     s.add_argument("--sample-from", metavar="CHECKPOINT",
                    help="print text generated from CHECKPOINT instead of training")
     s.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
                    help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md")
-    s.add_argument("--samples-dir", metavar="DIR", default="samples", help="where --compare writes (default samples)")
+    s.add_argument("--samples-dir", metavar="DIR", default="samples",
+                   help="where --compare writes (default samples)")
     s.add_argument("--strategy", choices=("multinomial", "greedy"), default="multinomial",
                    help="multinomial draws from softmax(y / temperature); greedy takes the argmax")
     s.add_argument("--length", metavar="N", type=number(int, 1, False, "characters"), default=500,
                    help="characters to generate (default 500)")
-    s.add_argument("--temperature", metavar="T", type=number(float, 0, True, "softmax temperature"), default=1.0,
+    s.add_argument("--temperature", metavar="T", type=number(float, 0, True, "softmax temperature"),
+                   default=1.0,
                    help="divide the scores by this before the softmax (default 1.0)")
-    s.add_argument("--prime", metavar="TEXT", help="text fed through the network before generating (default a newline)")
+    s.add_argument("--prime", metavar="TEXT",
+                   help="text fed through the network before generating (default a newline)")
     return ap
 
 

@@ -90,15 +90,15 @@ def main(argv=None):
     stem, ext = os.path.splitext(args.output)
     if ext.lower() not in (".png", ".pdf", ".svg"):
         stem, ext = args.output, ".png"
-    figures = [(stem + ext, runs, args.title)]
-    if args.separate:
-        figures += [(f"{stem}-{name}{ext}", [(name, data)], f"Figure {i}: run {i} ({name})")
+    figures = [(stem + ext, runs, args.title, True)]  # the overlaid figure has the legend
+    if args.separate:  # one run each: the title names it
+        figures += [(f"{stem}-{name}{ext}", [(name, data)], f"Figure {i}: run {i} ({name})", False)
                     for i, (name, data) in enumerate(runs, start=1)]
-    for path, these, title in figures:
+    for path, these, title, legend in figures:
         fig, ax = plt.subplots(figsize=(8, 4.5))
         draw(ax, these, args.raw)
         ax.set_title(title)
-        if len(these) > 1 or not args.separate:
+        if legend:
             ax.legend(title="run")
         fig.tight_layout()
         try:
