@@ -99,11 +99,13 @@ def init_params(vocab_size, hidden_size, rng):
 # Forward and backward pass
 # ---------------------------------------------------------------------------
 
-def lossFun(inputs, targets, hprev, params):
+def lossFun(inputs, targets, hprev, params, grads=None):
     """Loss and gradients of one chunk, by backpropagation through time.
 
     inputs, targets: equal-length sequences of character indices.
     hprev: H x 1 hidden state carried in from the previous chunk.
+    grads: optional flat buffer, as long as all parameters together, that receives the
+    five gradients in PARAM_NAMES order (the training loop passes one, see flat_views).
     Returns (loss, dWxh, dWhh, dWhy, dbh, dby, h_last); gradients clipped to [-5, 5].
 
     Only the recurrence runs step by step; everything else handles all time steps
@@ -139,7 +141,8 @@ def lossFun(inputs, targets, hprev, params):
     dy = ps  # dloss/dy_t = p_t - onehot(target_t); ps is not needed any more
     dy[steps, targets] -= 1
     # the five gradients share one buffer, so one np.clip covers them all
-    grads = np.empty(Wxh.size + Whh.size + Why.size + H + V)
+    if grads is None:
+        grads = np.empty(Wxh.size + Whh.size + Why.size + H + V)
     dWxh, dWhh, dWhy, dbh, dby = split_like(grads, (Wxh, Whh, Why, bh, by))
     np.matmul(dy.T, h, out=dWhy)  # sum_t dy_t h_t^T
     dy.sum(axis=0, out=dby[:, 0])  # sum_t dy_t
@@ -170,6 +173,17 @@ def split_like(flat, arrays):
     return views
 
 
+def flat_views(arrays):
+    """Copy a dict of arrays (in PARAM_NAMES order) into one flat vector.
+
+    Returns the vector and a dict of views into it with the original shapes: writing to
+    either changes both. The training loop keeps params, mem and the gradients this way,
+    so one Adagrad step covers all parameters.
+    """
+    flat = np.concatenate([arrays[k].ravel() for k in PARAM_NAMES])
+    return flat, dict(zip(PARAM_NAMES, split_like(flat, (arrays[k] for k in PARAM_NAMES))))
+
+
 # ---------------------------------------------------------------------------
 # Sampling
 # ---------------------------------------------------------------------------
@@ -187,32 +201,28 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
         raise ValueError(f"temperature must be > 0, got {temperature}")
     Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
     xh = Wxh.T + bh.T  # row ix: Wxh x + bh for the one-hot x of character ix
-    by = by.ravel()
-    h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
-    h_new, y = np.empty_like(h), np.empty_like(by)
-    greedy = strategy == "greedy"
-    if not greedy:
+    if strategy == "greedy":
+        noise = np.zeros((n, len(by)))
+    else:
+        # Multinomial, by the Gumbel-max trick: with g_i = -log(-log(u_i)), u_i uniform,
+        # argmax_i(y_i / T + g_i) is distributed as softmax(y / T), the classic
+        # rng.choice(V, p=softmax(y / T)). Scaling by T > 0 keeps the argmax, so each step
+        # adds T * g to y. One call draws the noise of all n steps.
         rng = np.random.default_rng() if rng is None else rng
-        u = rng.random(n).tolist()  # one uniform number per character
+        noise = -np.log(-np.log(rng.random((n, len(by))))) * temperature
+    noise += by.T  # row i: by plus the noise of step i, added to Why h in one call
+    h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
+    h_new, y = np.empty_like(h), np.empty(len(by))
     ix = seed_ix
     out = []
-    for i in range(n):
-        # h = tanh(Wxh x + Whh h + bh); y = Why h + by; written in place for speed
+    for by_noise in noise:
+        # h = tanh(Wxh x + Whh h + bh); y = Why h + by (+ noise); written in place for speed
         Whh.dot(h, out=h_new)
         h_new += xh[ix]
         np.tanh(h_new, out=h)
         Why.dot(h, out=y)
-        y += by
-        if greedy:
-            ix = int(y.argmax())
-        else:
-            # Plain form: ix = rng.choice(V, p=softmax(y / temperature)). Here the draw
-            # inverts the cumulative distribution: the first ix whose cdf passes u[i].
-            y -= y.max()
-            y /= temperature
-            np.exp(y, out=y)
-            cdf = y.cumsum()
-            ix = int(cdf.searchsorted(u[i] * cdf[-1], side="right"))
+        y += by_noise
+        ix = int(y.argmax())
         out.append(ix)
     return out
 
@@ -221,11 +231,22 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
 # Optimizer
 # ---------------------------------------------------------------------------
 
-def adagrad_update(params, grads, mem, learning_rate):
-    """Adagrad, in place: mem += g*g; param -= learning_rate * g / sqrt(mem + 1e-8)."""
-    for name, g in zip(PARAM_NAMES, grads):
-        mem[name] += g * g
-        params[name] -= learning_rate * g / np.sqrt(mem[name] + 1e-8)
+def adagrad_update(param, dparam, mem, learning_rate):
+    """Adagrad, in place: mem += dparam*dparam; param -= learning_rate * dparam / sqrt(mem + 1e-8).
+
+    Every operation is elementwise, so this serves one parameter array with its gradient
+    and memory, or, as the training loop calls it, all five at once as flat vectors.
+    """
+    # Plain form, the same numbers: mem += dparam * dparam
+    #                               param -= learning_rate * dparam / np.sqrt(mem + 1e-8)
+    # written with two scratch arrays instead of five temporaries.
+    scratch = dparam * dparam
+    mem += scratch
+    np.add(mem, 1e-8, out=scratch)
+    np.sqrt(scratch, out=scratch)  # scratch = sqrt(mem + 1e-8)
+    step = learning_rate * dparam
+    step /= scratch
+    param -= step
 
 
 # ---------------------------------------------------------------------------
@@ -379,7 +400,14 @@ def train(args):
     hp = state["hparams"]
     seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
     sample_every, sample_length, log_every = hp["sample_every"], hp["sample_length"], hp["log_every"]
-    params, mem, rng, chars = state["params"], state["mem"], state["rng"], state["chars"]
+    rng, chars = state["rng"], state["chars"]
+    # Parameters, Adagrad memories and gradients each live in one flat vector, with the
+    # dicts as views into them (for lossFun, sample and the checkpoint), so that one
+    # Adagrad step covers all five parameters.
+    param_vec, params = flat_views(state["params"])
+    mem_vec, mem = flat_views(state["mem"])
+    grad_vec = np.empty_like(param_vec)
+    state.update(params=params, mem=mem)
     hprev, p, n, smooth_loss = state["hprev"], state["p"], state["n"], state["smooth_loss"]
     iters, ckpt = args.iters, os.path.join(out_dir, "checkpoint.npz")
     loss_path, samples_path = os.path.join(out_dir, "loss.csv"), os.path.join(out_dir, "samples.txt")
@@ -426,7 +454,7 @@ def train(args):
                         print(f"----\n {txt} \n----", flush=True)
 
                 # forward seq_length characters through the net and fetch the gradient
-                loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun(inputs, targets, hprev, params)
+                loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun(inputs, targets, hprev, params, grad_vec)
                 if not math.isfinite(loss):
                     raise UserError(f"the loss became {loss} at iteration {n}: stopping; the last good "
                                     f"checkpoint '{ckpt}' is kept (try a smaller --learning-rate)")
@@ -445,7 +473,7 @@ def train(args):
                         print(f"iter {n}, loss: {smooth_loss:f}{speed}", flush=True)
 
                 # perform parameter update with Adagrad
-                adagrad_update(params, (dWxh, dWhh, dWhy, dbh, dby), mem, learning_rate)
+                adagrad_update(param_vec, grad_vec, mem_vec, learning_rate)  # dWxh, ..., dby together
 
                 p += seq_length  # move data pointer
                 n += 1  # iteration counter

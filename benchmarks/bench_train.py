@@ -94,13 +94,16 @@ def main():
     mem = {k: np.zeros_like(v) for k, v in params.items()}
     inputs, targets, h = data[:25], data[1:26], np.zeros((100, 1))
     grads = m.lossFun(inputs, targets, h, params)[1:6]
+    param_vec, _ = m.flat_views(params)
+    mem_vec, _ = m.flat_views(mem)
+    grad_vec = np.concatenate([g.ravel() for g in grads])
     li, lt = [int(c) for c in inputs], [int(c) for c in targets]
     print("one call, microseconds      project  reference")
     rows = [("lossFun (25 steps)", lambda: m.lossFun(inputs, targets, h, params),
              lambda: lossFun_ref(li, lt, h, params), 200),
             ("sample (200 chars)", lambda: m.sample(h, 0, 200, params, rng=rng),
              lambda: sample_ref(h, 0, 200, params, rng), 5),
-            ("adagrad_update", lambda: m.adagrad_update(params, grads, mem, 1e-12),
+            ("adagrad_update", lambda: m.adagrad_update(param_vec, grad_vec, mem_vec, 1e-12),
              lambda: adagrad_ref(params, grads, mem, 1e-12), 500)]
     for name, ours_f, ref_f, number in rows:
         print(f"{name:<25} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")

@@ -160,10 +160,32 @@ def test_adagrad_update_matches_formula():
     want_p = {k: v.copy() for k, v in params.items()}
     want_m = {k: v.copy() for k, v in mem.items()}
     adagrad_ref(want_p, grads, want_m, 0.1)
-    m.adagrad_update(params, grads, mem, 0.1)
-    for k in params:
-        np.testing.assert_allclose(mem[k], want_m[k], rtol=1e-15)
-        np.testing.assert_allclose(params[k], want_p[k], rtol=1e-13)
+
+    # all five at once as flat vectors, as the training loop calls it
+    param_vec, flat_params = m.flat_views(params)
+    mem_vec, flat_mem = m.flat_views(mem)
+    m.adagrad_update(param_vec, np.concatenate([g.ravel() for g in grads]), mem_vec, 0.1)
+    # one array at a time, on the original dicts
+    for k, g in zip(m.PARAM_NAMES, grads):
+        m.adagrad_update(params[k], g, mem[k], 0.1)
+
+    for got_p, got_m in ((params, mem), (flat_params, flat_mem)):
+        for k in params:
+            np.testing.assert_allclose(got_m[k], want_m[k], rtol=1e-15)
+            np.testing.assert_allclose(got_p[k], want_p[k], rtol=1e-13)
+
+
+def test_flat_views_are_views_with_the_shapes():
+    _, _, _, params = make_case(V=9, H=4, seed=13)
+    vec, views = m.flat_views(params)
+    assert vec.shape == (sum(v.size for v in params.values()),)
+    for k in m.PARAM_NAMES:
+        np.testing.assert_array_equal(views[k], params[k])
+    vec += 1  # writing the vector changes every view, and not the original arrays
+    for k in m.PARAM_NAMES:
+        np.testing.assert_array_equal(views[k], params[k] + 1)
+    views["by"][2, 0] = 7.0
+    assert vec[-params["by"].size + 2] == 7.0
 
 
 def test_build_vocab_is_sorted_and_maps_every_character():
