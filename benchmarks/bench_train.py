@@ -1,27 +1,39 @@
 """Training speed of min_char_rnn.py against the plain per-time-step loop, side by side.
 
-    python benchmarks/bench_train.py [--iters 2000] [--reps 5] [--threads 1] [--text input.txt]
+    python benchmarks/bench_train.py [--iters 3000] [--reps 9] [--threads 1] [--text input.txt]
+                                     [--blas-autodetect]
 
 Both train on the same text with the classic defaults (hidden 100, seq_length 25,
 a 200-character sample every 100 iterations); repetitions alternate between the
 two so that the machine's state affects both alike. Prints iterations per second
 (median and range), their ratio, and the time of each part of one iteration.
 A script, not a test: nothing here asserts a time.
+
+OpenBLAS picks its kernels for the CPU it finds unless OPENBLAS_CORETYPE names one;
+some machines set that variable for older builds' sake, and the line "BLAS kernels"
+shows what is in force. --blas-autodetect unsets it (and OPENBLAS_L2_SIZE) for this
+run alone, to measure what a machine without that setting gets.
 """
 import argparse
 import os
 import sys
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-ap.add_argument("--iters", type=int, default=2000, help="iterations per measurement")
-ap.add_argument("--reps", type=int, default=5, help="measurements of each implementation")
+ap.add_argument("--iters", type=int, default=3000, help="iterations per measurement")
+ap.add_argument("--reps", type=int, default=9, help="measurements of each implementation")
 ap.add_argument("--threads", default="1", help="BLAS threads for both (the trainer uses 1)")
 ap.add_argument("--text", default=os.path.join(os.path.dirname(__file__), "..", "input.txt"))
+ap.add_argument("--blas-autodetect", action="store_true",
+                help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so OpenBLAS chooses its kernels")
 args = ap.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = args.threads  # before numpy is imported
+if args.blas_autodetect:
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
 
 import contextlib  # noqa: E402
+import ctypes  # noqa: E402
 import io  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
@@ -71,12 +83,32 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+def blas_kernels():
+    """The OpenBLAS core type in use (for example Haswell or SkylakeX), from the loaded library."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()}
+        for lib in libs:
+            for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                         "openblas_get_corename"):
+                func = getattr(ctypes.CDLL(lib), name, None)
+                if func is not None:
+                    func.restype = ctypes.c_char_p
+                    return func().decode()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     text = m.read_text(args.text)
     chars, data = m.build_vocab(text)
     V = len(chars)
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, BLAS threads {args.threads}")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"BLAS kernels: {blas_kernels()} "
+          + (f"(OPENBLAS_CORETYPE={coretype} is set)" if coretype else "(chosen by OpenBLAS)"))
     print(f"text: {len(data)} characters, vocabulary {V}; {args.iters} iterations x {args.reps} "
           f"repetitions each, alternating")
     ours, ref = [], []
@@ -93,13 +125,14 @@ def main():
     params = m.init_params(V, 100, rng)
     mem = {k: np.zeros_like(v) for k, v in params.items()}
     inputs, targets, h = data[:25], data[1:26], np.zeros((100, 1))
-    grads = m.lossFun(inputs, targets, h, params)[1:6]
+    # as the training loop calls them: gradients into one flat buffer, Adagrad on flat vectors
     param_vec, _ = m.flat_views(params)
     mem_vec, _ = m.flat_views(mem)
-    grad_vec = np.concatenate([g.ravel() for g in grads])
+    grad_vec = np.empty_like(param_vec)
+    grads = m.lossFun(inputs, targets, h, params, grad_vec)[1:6]
     li, lt = [int(c) for c in inputs], [int(c) for c in targets]
     print("one call, microseconds      project  reference")
-    rows = [("lossFun (25 steps)", lambda: m.lossFun(inputs, targets, h, params),
+    rows = [("lossFun (25 steps)", lambda: m.lossFun(inputs, targets, h, params, grad_vec),
              lambda: lossFun_ref(li, lt, h, params), 200),
             ("sample (200 chars)", lambda: m.sample(h, 0, 200, params, rng=rng),
              lambda: sample_ref(h, 0, 200, params, rng), 5),
