@@ -201,27 +201,28 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
         raise ValueError(f"temperature must be > 0, got {temperature}")
     Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
     xh = Wxh.T + bh.T  # row ix: Wxh x + bh for the one-hot x of character ix
+    V = len(by)
     if strategy == "greedy":
-        noise = np.zeros((n, len(by)))
+        noise = np.zeros((n, V))  # no noise: the plain argmax of y
     else:
         # Multinomial, by the Gumbel-max trick: with g_i = -log(-log(u_i)), u_i uniform,
-        # argmax_i(y_i / T + g_i) is distributed as softmax(y / T), the classic
-        # rng.choice(V, p=softmax(y / T)). Scaling by T > 0 keeps the argmax, so each step
-        # adds T * g to y. One call draws the noise of all n steps.
+        # argmax_i(y_i / T + g_i) is distributed as softmax(y / T), the same draw as the
+        # classic rng.choice(V, p=softmax(y / T)). Scaling by T > 0 keeps the argmax, so
+        # step i adds T * g to y. One call draws the noise of all n steps.
         rng = np.random.default_rng() if rng is None else rng
-        noise = -np.log(-np.log(rng.random((n, len(by))))) * temperature
-    noise += by.T  # row i: by plus the noise of step i, added to Why h in one call
+        noise = -np.log(-np.log(rng.random((n, V)))) * temperature
+    offsets = noise + by.T  # row i: by plus the noise of step i
     h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
-    h_new, y = np.empty_like(h), np.empty(len(by))
+    h_new, y = np.empty_like(h), np.empty(V)
     ix = seed_ix
     out = []
-    for by_noise in noise:
+    for offset in offsets:
         # h = tanh(Wxh x + Whh h + bh); y = Why h + by (+ noise); written in place for speed
         Whh.dot(h, out=h_new)
         h_new += xh[ix]
         np.tanh(h_new, out=h)
         Why.dot(h, out=y)
-        y += by_noise
+        y += offset
         ix = int(y.argmax())
         out.append(ix)
     return out
