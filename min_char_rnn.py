@@ -8,11 +8,16 @@ A faithful NumPy descendant of the classic ~100-line min-char-rnn script:
     loss = sum_t -log p_t[target_t]             (a sum over the chunk, not a mean)
 
 Read it top-down: data and vocabulary, parameters, lossFun (forward and
-backward pass), sample (multinomial or greedy decoding), adagrad_update,
-checkpointing, the training loop, the command line.
+backward pass), sample (multinomial or greedy decoding), the held-out loss,
+adagrad_update, checkpointing, the training loop, the command line.
+
+The gated cells live in modules of the same shape, min_char_lstm.py and
+min_char_gru.py; the training loop here takes the cell's module as a parameter
+(see cell_module) and imports them only when one is asked for.
 
     python min_char_rnn.py input.txt                      # train, seed 1
     python min_char_rnn.py input.txt --seeds 1 2 3        # three runs in parallel
+    python min_char_rnn.py input.txt --cell lstm --val-frac 0.1   # an LSTM, 10% held out
     python min_char_rnn.py --sample-from runs/seed-1/checkpoint.npz --strategy greedy
 """
 import os
@@ -25,7 +30,9 @@ if __name__ == "__main__":
         os.environ.setdefault(_var, "1")
 
 import argparse
+import contextlib
 import hashlib
+import importlib
 import json
 import math
 import signal
@@ -93,6 +100,11 @@ def init_params(vocab_size, hidden_size, rng):
         "bh": np.zeros((hidden_size, 1)),  # hidden bias
         "by": np.zeros((vocab_size, 1)),  # output bias
     }
+
+
+def zero_state(hidden_size):
+    """The state carried between chunks, at the start and after every reset: h = 0."""
+    return np.zeros((hidden_size, 1))
 
 
 # ---------------------------------------------------------------------------
@@ -188,6 +200,11 @@ def flat_views(arrays):
 # Sampling
 # ---------------------------------------------------------------------------
 
+# Noise is drawn for this many steps at a time, so memory stays bounded for any n; the
+# generator yields the same numbers whether drawn in one call or in blocks of rows.
+SAMPLE_BLOCK = 256
+
+
 def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
     """Generate n character indices from hidden state h (H x 1), starting after seed_ix.
 
@@ -202,30 +219,76 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
     xh = Wxh.T + bh.T  # row ix: Wxh x + bh for the one-hot x of character ix
     V = len(by)
-    if strategy == "greedy":
-        noise = np.zeros((n, V))  # no noise: the plain argmax of y
-    else:
-        # Multinomial, by the Gumbel-max trick: with g_i = -log(-log(u_i)), u_i uniform,
-        # argmax_i(y_i / T + g_i) is distributed as softmax(y / T), the same draw as the
-        # classic rng.choice(V, p=softmax(y / T)). Scaling by T > 0 keeps the argmax, so
-        # step i adds T * g to y. One call draws the noise of all n steps.
+    if strategy == "multinomial":
         rng = np.random.default_rng() if rng is None else rng
-        noise = -np.log(-np.log(rng.random((n, V)))) * temperature
-    offsets = noise + by.T  # row i: by plus the noise of step i
     h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
     h_new, y = np.empty_like(h), np.empty(V)
     ix = seed_ix
     out = []
-    for offset in offsets:
-        # h = tanh(Wxh x + Whh h + bh); y = Why h + by (+ noise); written in place for speed
-        Whh.dot(h, out=h_new)
-        h_new += xh[ix]
-        np.tanh(h_new, out=h)
-        Why.dot(h, out=y)
-        y += offset
-        ix = int(y.argmax())
-        out.append(ix)
+    while len(out) < n:
+        steps = min(SAMPLE_BLOCK, n - len(out))
+        if strategy == "greedy":
+            offsets = np.broadcast_to(by.T, (steps, V))  # no noise: the plain argmax of y
+        else:
+            # Multinomial, by the Gumbel-max trick: with g_i = -log(-log(u_i)), u_i uniform,
+            # argmax_i(y_i / T + g_i) is distributed as softmax(y / T), the same draw as the
+            # classic rng.choice(V, p=softmax(y / T)). Scaling by T > 0 keeps the argmax, so
+            # step i adds T * g to y. One call draws the noise of a block of steps.
+            offsets = -np.log(-np.log(rng.random((steps, V)))) * temperature + by.T
+        for offset in offsets:  # row i: by plus the noise of step i
+            # h = tanh(Wxh x + Whh h + bh); y = Why h + by (+ noise); written in place for speed
+            Whh.dot(h, out=h_new)
+            h_new += xh[ix]
+            np.tanh(h_new, out=h)
+            Why.dot(h, out=y)
+            y += offset
+            ix = int(y.argmax())
+            out.append(ix)
     return out
+
+
+def advance(h, ixs, params):
+    """Feed the characters ixs through the network from hidden state h; return the new h."""
+    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
+    for ix in ixs:
+        h = np.tanh(Wxh[:, ix:ix + 1] + Whh @ h + bh)
+    return h
+
+
+# ---------------------------------------------------------------------------
+# Held-out loss
+# ---------------------------------------------------------------------------
+
+EVAL_BLOCK = 64  # time steps of the held-out streams handled at once
+
+
+def heldout_loss(inputs, targets, params):
+    """Sum of -log p_t[target_t] over B independent streams of text, without gradients.
+
+    inputs, targets: (T, B) index arrays, time-major: column b is stream b, which starts
+    from a zero hidden state and carries it along. A target of -1 is padding (the end of
+    a shorter stream) and is not counted. The streams run side by side, so each time step
+    is one (B x H) by (H x H) product for all of them; time goes in blocks of EVAL_BLOCK
+    steps, so memory stays bounded however long the streams are.
+    """
+    Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
+    T, B = inputs.shape
+    h = np.zeros((B, Whh.shape[0]), dtype=Whh.dtype)  # row b: the hidden state of stream b
+    total = 0.0
+    for start in range(0, T, EVAL_BLOCK):
+        x, tg = inputs[start:start + EVAL_BLOCK], targets[start:start + EVAL_BLOCK]
+        hs = Wxh.T[x] + bh.T  # hs[t, b] = Wxh x_t + bh for stream b, then h_t in place
+        for hs_t in hs:
+            hs_t += h @ Whh.T  # + Whh h_{t-1}, every stream at once
+            np.tanh(hs_t, out=hs_t)  # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)
+            h = hs_t
+        ys = hs @ Why.T
+        ys += by.T  # y_t = Why h_t + by
+        ys -= ys.max(axis=2, keepdims=True)  # a shift softmax ignores
+        logp = np.take_along_axis(ys, np.maximum(tg, 0)[..., None], axis=2)[..., 0]
+        logp -= np.log(np.exp(ys).sum(axis=2))  # log p_t[target_t], as log-softmax
+        total -= float(logp[tg >= 0].sum())
+    return total
 
 
 # ---------------------------------------------------------------------------
@@ -257,10 +320,27 @@ def adagrad_update(param, dparam, mem, learning_rate):
 # memories, the hidden state carried between chunks, the data pointer, the
 # iteration count, the smoothed loss and the random generator are state too.
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2 added cell, val_frac, eval_every and val_csv_bytes; 1 still loads
 # Options that change the numbers a run produces: fixed for the life of a run.
 HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "seed": 1,
-                   "sample_every": 100, "sample_length": 200, "log_every": 100}
+                   "sample_every": 100, "sample_length": 200, "log_every": 100,
+                   "cell": "rnn", "val_frac": 0.0, "eval_every": 1000}
+# A format-1 checkpoint is a vanilla run without a held-out part: these were its values.
+ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": 1000, "val_csv_bytes": 0}
+CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
+# The log files of a run directory, each with the checkpoint field that records its size
+# when the checkpoint was written: resume cuts off what came after, so nothing is doubled.
+RUN_FILES = {"loss.csv": "loss_csv_bytes", "samples.txt": "samples_txt_bytes",
+             "val.csv": "val_csv_bytes"}
+
+
+def cell_module(name):
+    """The module that holds a cell's math (init_params, zero_state, lossFun, sample, advance,
+    heldout_loss): this one for the vanilla RNN, min_char_lstm.py or min_char_gru.py for the
+    gated cells, imported only when asked for."""
+    if name not in CELLS:
+        raise ValueError(f"unknown cell {name!r}: callers check it against CELLS")
+    return sys.modules[__name__] if name == "rnn" else importlib.import_module(f"min_char_{name}")
 
 
 def save_checkpoint(path, state):
@@ -271,8 +351,7 @@ def save_checkpoint(path, state):
               "rng_state": json.dumps(state["rng"].bit_generator.state),
               "vocab": np.array([ord(c) for c in state["chars"]], dtype=np.int32),
               "text_sha256": state["text_sha256"],
-              "loss_csv_bytes": state["loss_csv_bytes"],
-              "samples_txt_bytes": state["samples_txt_bytes"]}
+              **{key: state[key] for key in RUN_FILES.values()}}
     arrays.update(state["hparams"])
     for name in PARAM_NAMES:
         arrays[name] = state["params"][name]
@@ -291,12 +370,16 @@ def load_checkpoint(path):
         raise UserError(f"no checkpoint at '{path}'")
     try:
         with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != CHECKPOINT_FORMAT:
-                raise UserError(f"checkpoint '{path}' has format {int(z['format'])}, "
-                                f"this script reads format {CHECKPOINT_FORMAT}")
+            fmt = int(z["format"])
+            if fmt not in (1, CHECKPOINT_FORMAT):
+                raise UserError(f"checkpoint '{path}' has format {fmt}, "
+                                f"this script reads formats 1 and {CHECKPOINT_FORMAT}")
+
+            def field(k, kind):
+                return kind(ADDED_IN_FORMAT_2[k] if fmt == 1 and k in ADDED_IN_FORMAT_2 else z[k])
             bit_generator = np.random.PCG64()
             bit_generator.state = json.loads(str(z["rng_state"]))
-            hparams = {k: type(v)(z[k]) for k, v in HPARAM_DEFAULTS.items()}
+            hparams = {k: field(k, type(v)) for k, v in HPARAM_DEFAULTS.items()}
             state = {"params": {k: z[k] for k in PARAM_NAMES},
                      "mem": {k: z["m" + k] for k in PARAM_NAMES},
                      "hprev": z["hprev"], "p": int(z["p"]), "n": int(z["n"]),
@@ -305,19 +388,21 @@ def load_checkpoint(path):
                      "chars": [chr(c) for c in z["vocab"]],
                      "text_sha256": str(z["text_sha256"]),
                      "hparams": hparams,
-                     "loss_csv_bytes": int(z["loss_csv_bytes"]),
-                     "samples_txt_bytes": int(z["samples_txt_bytes"])}
+                     **{key: field(key, int) for key in RUN_FILES.values()}}
     except UserError:
         raise
     except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
         raise UserError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: {e})")
+    if hparams["cell"] not in CELLS:
+        raise UserError(f"checkpoint '{path}' is corrupt: unknown cell {hparams['cell']!r}")
+    cell = cell_module(hparams["cell"])
     H, V = hparams["hidden_size"], len(state["chars"])
-    shapes = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H, 1), "by": (V, 1)}
+    shapes = {k: v.shape for k, v in cell.init_params(V, H, np.random.default_rng(0)).items()}
     for k, shape in shapes.items():
         if state["params"][k].shape != shape or state["mem"][k].shape != shape:
             raise UserError(f"checkpoint '{path}' is corrupt: {k} has shape "
                             f"{state['params'][k].shape}, expected {shape}")
-    if state["hprev"].shape != (H, 1):
+    if state["hprev"].shape != cell.zero_state(H).shape:
         raise UserError(f"checkpoint '{path}' is corrupt: hprev has shape {state['hprev'].shape}")
     return state
 
@@ -342,16 +427,48 @@ def format_seconds(s):
 def new_state(chars, text, hparams):
     rng = np.random.default_rng(hparams["seed"])
     H, V = hparams["hidden_size"], len(chars)
-    params = init_params(V, H, rng)
+    cell = cell_module(hparams["cell"])
+    params = cell.init_params(V, H, rng)
     return {"params": params, "mem": {k: np.zeros_like(v) for k, v in params.items()},
-            "hprev": np.zeros((H, 1)), "p": 0, "n": 0,
+            "hprev": cell.zero_state(H), "p": 0, "n": 0,
             "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # loss at iteration 0
             "rng": rng, "chars": chars, "text_sha256": text_sha256(text), "hparams": hparams,
-            "loss_csv_bytes": 0, "samples_txt_bytes": 0}
+            **{key: 0 for key in RUN_FILES.values()}}
+
+
+def split_heldout(data, val_frac):
+    """(training part, held-out part) of the text's indices: the last val_frac is held out."""
+    n_val = int(len(data) * val_frac)
+    return data[:len(data) - n_val], data[len(data) - n_val:]
+
+
+EVAL_STREAMS = 100  # the held-out text is read as this many streams side by side
+
+
+def heldout_streams(val):
+    """The held-out text as (T, B) inputs and targets for heldout_loss.
+
+    Every character after the first is predicted once: the text is cut into B contiguous
+    streams of nearly equal length, each read from a zero state; shorter streams are padded
+    at the end with target -1.
+    """
+    positions = np.arange(len(val) - 1)  # position i predicts val[i + 1] from val[i]
+    pieces = np.array_split(positions, min(EVAL_STREAMS, len(positions)))
+    inputs = np.zeros((len(pieces[0]), len(pieces)), dtype=np.intp)
+    targets = np.full(inputs.shape, -1, dtype=np.intp)
+    for b, piece in enumerate(pieces):
+        inputs[:len(piece), b] = val[piece]
+        targets[:len(piece), b] = val[piece + 1]
+    return inputs, targets
+
+
+def run_files(hparams):
+    """The log files of a run, by name: val.csv only where there is a held-out part."""
+    return [name for name in RUN_FILES if name != "val.csv" or hparams["val_frac"] > 0]
 
 
 def prepare_run(args):
-    """Check everything a run needs before touching any file; return (state, data, out_dir)."""
+    """Check everything a run needs before touching any file; return (state, data, val, out_dir)."""
     text = read_text(args.text, args.encoding)
     chars, data = build_vocab(text)
     out_dir = args.out or os.path.join("runs", f"seed-{seed_of(args)}")
@@ -371,20 +488,25 @@ def prepare_run(args):
         if state["text_sha256"] != text_sha256(text):
             raise UserError(f"--resume: the run in '{out_dir}' was trained on a different text "
                             f"(same characters, other content)")
-        for name, key in (("loss.csv", "loss_csv_bytes"), ("samples.txt", "samples_txt_bytes")):
-            path = os.path.join(out_dir, name)
-            size = os.path.getsize(path) if os.path.isfile(path) else -1
-            if size < state[key]:
+        for name in run_files(state["hparams"]):
+            path, size = os.path.join(out_dir, name), state[RUN_FILES[name]]
+            if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
                 raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
-                                f"records ({state[key]} bytes)")
+                                f"records ({size} bytes)")
     else:
         if os.path.exists(ckpt):
             raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
                             f"or choose another --out")
         state = new_state(chars, text, {**HPARAM_DEFAULTS, **given})
-    if len(data) < state["hparams"]["seq_length"] + 2:
-        raise UserError(f"'{args.text}' has {len(data)} characters; training needs at least "
-                        f"seq_length + 2 = {state['hparams']['seq_length'] + 2}")
+    hp = state["hparams"]
+    data, val = split_heldout(data, hp["val_frac"])
+    if len(data) < hp["seq_length"] + 2:
+        held = f" after holding out {len(val)} for --val-frac {hp['val_frac']}" if len(val) else ""
+        raise UserError(f"'{args.text}' has {len(data)} characters to train on{held}; training needs "
+                        f"at least seq_length + 2 = {hp['seq_length'] + 2}")
+    if hp["val_frac"] > 0 and len(val) < 2:
+        raise UserError(f"--val-frac {hp['val_frac']} holds out {len(val)} of the {len(data) + len(val)} "
+                        f"characters of '{args.text}'; the held-out loss needs at least 2")
     try:
         os.makedirs(out_dir, exist_ok=True)
         probe = os.path.join(out_dir, ".write-test")
@@ -392,13 +514,14 @@ def prepare_run(args):
         os.remove(probe)
     except OSError as e:
         raise UserError(f"cannot write to output directory '{out_dir}': {e.strerror}")
-    return state, data, out_dir
+    return state, data, (val if len(val) else None), out_dir
 
 
 def train(args):
     """The classic loop: sample, lossFun, log, Adagrad step, advance the data pointer."""
-    state, data, out_dir = prepare_run(args)
+    state, data, val, out_dir = prepare_run(args)
     hp = state["hparams"]
+    cell = cell_module(hp["cell"])
     seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
     sample_every, sample_length, log_every = hp["sample_every"], hp["sample_length"], hp["log_every"]
     rng, chars = state["rng"], state["chars"]
@@ -411,32 +534,53 @@ def train(args):
     state.update(params=params, mem=mem)
     hprev, p, n, smooth_loss = state["hprev"], state["p"], state["n"], state["smooth_loss"]
     iters, ckpt = args.iters, os.path.join(out_dir, "checkpoint.npz")
-    loss_path, samples_path = os.path.join(out_dir, "loss.csv"), os.path.join(out_dir, "samples.txt")
+    paths = {name: os.path.join(out_dir, name) for name in run_files(hp)}
+    if val is not None:
+        val_inputs, val_targets = heldout_streams(val)
+        val_chars = int((val_targets >= 0).sum())  # characters predicted: len(val) - 1
 
     if args.resume:  # drop what was written after the checkpoint, so nothing is duplicated
-        os.truncate(loss_path, state["loss_csv_bytes"])
-        os.truncate(samples_path, state["samples_txt_bytes"])
+        for name, path in paths.items():
+            os.truncate(path, state[RUN_FILES[name]])
     stop = []  # the signal that asked us to stop; checked between iterations only
     handlers = {s: signal.signal(s, lambda signum, frame: stop.append(signum))
                 for s in (signal.SIGINT, signal.SIGTERM)}
-    print(f"data has {len(data)} characters, {len(chars)} unique; writing to {out_dir}"
+    held = f" (+ {len(val)} held out)" if val is not None else ""
+    print(f"{CELLS[hp['cell']]}, hidden size {hp['hidden_size']}; data has {len(data)} characters{held}, "
+          f"{len(chars)} unique; writing to {out_dir}"
           + (f"; resuming at iteration {n}" if n else ""), flush=True)
     n_start, t_start = n, time.perf_counter()
-    last_log = last_sample = -math.inf
+    last_log = last_sample = last_val = -math.inf
+    val_bpc = None
     try:
         # overflow shows up as a non-finite loss, reported in one line instead of warnings
-        with open(loss_path, "ab") as loss_f, open(samples_path, "ab") as samples_f, \
-                np.errstate(over="ignore", invalid="ignore"):
+        with contextlib.ExitStack() as files, np.errstate(over="ignore", invalid="ignore"):
+            logs = {name: files.enter_context(open(path, "ab")) for name, path in paths.items()}
+            loss_f, samples_f = logs["loss.csv"], logs["samples.txt"]
             if loss_f.tell() == 0:
                 loss_f.write(b"iteration,loss,smooth_loss\n")
+            if "val.csv" in logs and logs["val.csv"].tell() == 0:
+                logs["val.csv"].write(b"iteration,val_bpc\n")
 
             def checkpoint():
-                loss_f.flush()
-                samples_f.flush()
-                state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss,
-                             loss_csv_bytes=loss_f.tell(), samples_txt_bytes=samples_f.tell())
+                for name, f in logs.items():
+                    f.flush()
+                    state[RUN_FILES[name]] = f.tell()
+                state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss)
                 save_checkpoint(ckpt, state)
 
+            def evaluate():
+                """Held-out bits per character of the current weights, logged to val.csv."""
+                nonlocal val_bpc, last_val
+                val_bpc = cell.heldout_loss(val_inputs, val_targets, params) / val_chars / math.log(2)
+                logs["val.csv"].write(f"{n},{val_bpc!r}\n".encode())
+                logs["val.csv"].flush()
+                if time.perf_counter() - last_val >= args.print_interval:
+                    last_val = time.perf_counter()
+                    print(f"iter {n}, held-out: {val_bpc:.4f} bits per character", flush=True)
+
+            if val is not None and n == 0 and not args.resume:
+                evaluate()  # the untrained model: about log2(vocabulary size)
             while (iters == 0 or n < iters) and not stop:
                 # reset the memory at the start and when the data runs out
                 if n == 0 or p + seq_length + 1 >= len(data):
@@ -447,7 +591,7 @@ def train(args):
 
                 # sample from the model now and then
                 if sample_every and n % sample_every == 0:
-                    ixs = sample(hprev, inputs[0], sample_length, params, rng=rng)
+                    ixs = cell.sample(hprev, inputs[0], sample_length, params, rng=rng)
                     txt = "".join(chars[ix] for ix in ixs)
                     samples_f.write(f"--- iteration {n} ---\n{txt}\n".encode("utf-8"))
                     if time.perf_counter() - last_sample >= args.print_interval:
@@ -455,7 +599,8 @@ def train(args):
                         print(f"----\n {txt} \n----", flush=True)
 
                 # forward seq_length characters through the net and fetch the gradient
-                loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun(inputs, targets, hprev, params, grad_vec)
+                loss, dWxh, dWhh, dWhy, dbh, dby, hprev = cell.lossFun(inputs, targets, hprev, params,
+                                                                       grad_vec)
                 if not math.isfinite(loss):
                     raise UserError(f"the loss became {loss} at iteration {n}: stopping; the last good "
                                     f"checkpoint '{ckpt}' is kept (try a smaller --learning-rate)")
@@ -478,6 +623,8 @@ def train(args):
 
                 p += seq_length  # move data pointer
                 n += 1  # iteration counter
+                if val is not None and (n % hp["eval_every"] == 0 or n == iters):
+                    evaluate()
                 if n % args.checkpoint_every == 0:
                     checkpoint()
             checkpoint()
@@ -486,7 +633,8 @@ def train(args):
             signal.signal(s, h)
     elapsed = time.perf_counter() - t_start
     rate = (n - n_start) / elapsed if elapsed > 0 else float("nan")
-    print(f"iter {n}, loss: {smooth_loss:f} | {n - n_start} iterations in {elapsed:.1f} s "
+    held = f", held-out {val_bpc:.4f} bits per character" if val_bpc is not None else ""
+    print(f"iter {n}, loss: {smooth_loss:f}{held} | {n - n_start} iterations in {elapsed:.1f} s "
           f"({rate:.1f} it/s); checkpoint: {ckpt}", flush=True)
     if stop:
         print(f"stopped by {signal.Signals(stop[0]).name} at iteration {n}; continue with --resume",
@@ -498,14 +646,6 @@ def train(args):
 # ---------------------------------------------------------------------------
 # Sampling from a trained model
 # ---------------------------------------------------------------------------
-
-def advance(h, ixs, params):
-    """Feed the characters ixs through the network from hidden state h; return the new h."""
-    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
-    for ix in ixs:
-        h = np.tanh(Wxh[:, ix:ix + 1] + Whh @ h + bh)
-    return h
-
 
 def primed_state(state, prime):
     """Hidden state after feeding all but the last prime character, and that last one's index."""
@@ -519,15 +659,17 @@ def primed_state(state, prime):
         raise UserError(f"--prime has characters the model's vocabulary lacks: "
                         f"{''.join(missing)!r}")
     ixs = [chars.index(c) for c in prime]
-    h = advance(np.zeros_like(state["hprev"]), ixs[:-1], state["params"])
+    cell = cell_module(state["hparams"]["cell"])
+    h = cell.advance(np.zeros_like(state["hprev"]), ixs[:-1], state["params"])
     return h, ixs[-1], prime
 
 
 def generate(state, prime, length, strategy, temperature, seed):
     """prime followed by length generated characters."""
     h, seed_ix, prime = primed_state(state, prime)
-    ixs = sample(h, seed_ix, length, state["params"], strategy=strategy,
-                 temperature=temperature, rng=np.random.default_rng(seed))
+    cell = cell_module(state["hparams"]["cell"])
+    ixs = cell.sample(h, seed_ix, length, state["params"], strategy=strategy,
+                      temperature=temperature, rng=np.random.default_rng(seed))
     return prime + "".join(state["chars"][ix] for ix in ixs)
 
 
@@ -553,7 +695,7 @@ def compare_strategies(args):
         greedy = generate(state, args.prime, args.length, "greedy", args.temperature, seed)
         multi = generate(state, args.prime, args.length, "multinomial", args.temperature, seed)
         doc = (f"# {name}: greedy vs multinomial sampling\n\n"
-               f"Model: `{path}` after {state['n']} iterations (smoothed loss "
+               f"Model: `{path}`, a {CELLS[hp['cell']]} after {state['n']} iterations (smoothed loss "
                f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
                f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
                f"Both texts start from the same prime {greedy[:len(greedy) - args.length]!r} "
@@ -602,7 +744,7 @@ def run_seeds(args):
               "--encoding", args.encoding, "--print-interval", "1e9"]
     for k in HPARAM_DEFAULTS:
         if k != "seed" and getattr(args, k) is not None:
-            common += [f"--{k.replace('_', '-')}", repr(getattr(args, k))]
+            common += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
     # one BLAS thread per process, so the runs do not fight over the cores
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
@@ -689,12 +831,23 @@ def number(kind, low, strict, what):
     return parse
 
 
+def fraction(s):
+    """An argparse type: a number in [0, 1)."""
+    v = number(float, 0, False, "a fraction")(s)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"must be < 1 (a fraction of the text), got {s}")
+    return v
+
+
 def build_parser():
     ap = argparse.ArgumentParser(
-        description="Train a character-level vanilla RNN (truncated BPTT, Adagrad) on a text file, "
-                    "or sample from a trained checkpoint.")
+        description="Train a character-level vanilla RNN, LSTM or GRU (truncated BPTT, Adagrad) "
+                    "on a text file, or sample from a trained checkpoint.")
     ap.add_argument("text", nargs="?", help="training text (UTF-8 unless --encoding)")
     t = ap.add_argument_group("training (defaults are the classic script's)")
+    t.add_argument("--cell", choices=tuple(CELLS),
+                   help="rnn: the vanilla RNN; lstm or gru: a gated cell, trained by the same loop "
+                        "(default rnn)")
     t.add_argument("--hidden-size", metavar="N", type=number(int, 1, False, "hidden units"),
                    help="number of hidden units (default 100)")
     t.add_argument("--seq-length", metavar="N", type=number(int, 1, False, "characters per chunk"),
@@ -716,6 +869,12 @@ def build_parser():
                    help="characters in each training sample (default 200)")
     t.add_argument("--log-every", metavar="N", type=number(int, 1, False, "iterations"),
                    help="write a loss.csv row every N iterations (default 100)")
+    t.add_argument("--val-frac", metavar="F", type=fraction,
+                   help="hold out the last fraction F of the text: never trained on, it gives the "
+                        "held-out bits per character in val.csv (default 0: none)")
+    t.add_argument("--eval-every", metavar="N", type=number(int, 1, False, "iterations"),
+                   help="with --val-frac, evaluate the held-out text every N iterations and at the "
+                        "end (default 1000)")
     t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"),
                    default=1000,
                    help="save checkpoint.npz every N iterations, besides at the end (default 1000)")

@@ -4,8 +4,10 @@
     python plot_loss.py runs/seed-*/loss.csv -o loss.png --separate  # and one figure per run
     python plot_loss.py runs/seed-1/loss.csv -o loss.pdf --raw       # with the per-iteration loss
 
-Reads only the CSV files (columns iteration, loss, smooth_loss); the output's
-extension (.png, .pdf, .svg) chooses the format. Works without a display.
+Reads only the CSV files (columns iteration, loss, smooth_loss), and the val.csv
+beside a loss.csv where the run held out part of its text (--val-frac): its
+held-out bits per character go on a second axis. The output's extension (.png,
+.pdf, .svg) chooses the format. Works without a display.
 """
 import argparse
 import csv
@@ -17,8 +19,8 @@ class BadInput(Exception):
     """A file the user named cannot be plotted: one line on stderr, no traceback."""
 
 
-def read_loss_csv(path):
-    """(iterations, losses, smooth_losses) as lists of numbers."""
+def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss"):
+    """The named columns (iterations, losses, smooth_losses by default) as lists of numbers."""
     if not os.path.isfile(path):
         raise BadInput(f"'{path}': no such file")
     try:
@@ -29,10 +31,10 @@ def read_loss_csv(path):
     if not rows:
         raise BadInput(f"'{path}' is empty")
     header = [c.strip() for c in rows[0]]
-    if not {"iteration", "loss", "smooth_loss"} <= set(header):
-        raise BadInput(f"'{path}' is not a loss log: its header needs iteration, loss and smooth_loss")
-    cols = [header.index(k) for k in ("iteration", "loss", "smooth_loss")]
-    data = ([], [], [])
+    if not set(columns) <= set(header):
+        raise BadInput(f"'{path}' is not a {kind} log: its header needs {', '.join(columns)}")
+    cols = [header.index(k) for k in columns]
+    data = tuple([] for _ in columns)
     for lineno, row in enumerate(rows[1:], start=2):
         if not row:
             continue
@@ -42,11 +44,19 @@ def read_loss_csv(path):
         except (IndexError, ValueError):
             if lineno == len(rows):  # a run killed mid-write may leave half a last line
                 break
-            raise BadInput(f"'{path}' line {lineno} is not a loss row: {','.join(row)!r}")
+            raise BadInput(f"'{path}' line {lineno} is not a {kind} row: {','.join(row)!r}")
     n = min(len(d) for d in data)
     if n == 0:
-        raise BadInput(f"'{path}' has no loss rows yet")
+        raise BadInput(f"'{path}' has no {kind} rows yet")
     return tuple(d[:n] for d in data)
+
+
+def read_run(path):
+    """A run's (loss columns, held-out columns or None): val.csv is read where it lies beside."""
+    val = os.path.join(os.path.dirname(path), "val.csv")
+    held_out = (read_loss_csv(val, ("iteration", "val_bpc"), "held-out")
+                if os.path.basename(path) == "loss.csv" and os.path.isfile(val) else None)
+    return read_loss_csv(path), held_out
 
 
 def run_name(path):
@@ -57,13 +67,21 @@ def run_name(path):
 
 
 def draw(ax, runs, raw):
-    for name, (it, loss, smooth) in runs:
+    """Smoothed loss per run on ax; held-out bits per character, dashed, on a second axis."""
+    held = ax.twinx() if any(val for _, (_, val) in runs) else None
+    for name, ((it, loss, smooth), val) in runs:
         line, = ax.plot(it, smooth, label=name, linewidth=1.5)
         if raw:
             ax.plot(it, loss, color=line.get_color(), alpha=0.2, linewidth=0.6)
+        if val:
+            held.plot(*val, color=line.get_color(), linestyle="--", marker=".", linewidth=1.2,
+                      label=f"{name}, held-out")
     ax.set_xlabel("iteration")
     ax.set_ylabel("smoothed loss (sum of -log p over one chunk)")
     ax.grid(True, alpha=0.3)
+    if held:
+        held.set_ylabel("held-out bits per character (dashed)")
+    return held
 
 
 def main(argv=None):
@@ -79,7 +97,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     try:
-        runs = [(run_name(p), read_loss_csv(p)) for p in args.csv]
+        runs = [(run_name(p), read_run(p)) for p in args.csv]
     except BadInput as e:
         print(f"plot_loss.py: error: {e}", file=sys.stderr)
         return 1
@@ -96,10 +114,12 @@ def main(argv=None):
                     for i, (name, data) in enumerate(runs, start=1)]
     for path, these, title, legend in figures:
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        draw(ax, these, args.raw)
+        held = draw(ax, these, args.raw)
         ax.set_title(title)
         if legend:
-            ax.legend(title="run")
+            lines = ax.get_lines() + (held.get_lines() if held else [])
+            ax.legend([l for l in lines if not l.get_label().startswith("_")],
+                      [l.get_label() for l in lines if not l.get_label().startswith("_")], title="run")
         fig.tight_layout()
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -3,7 +3,20 @@
 The tests compare the project's vectorised code with this; benchmarks/bench_train.py
 times it as the per-step baseline. Keep it simple and obviously right, not fast.
 """
+import sys
+
 import numpy as np
+
+
+def init_params_ref(V, H, rng):
+    return {"Wxh": rng.standard_normal((H, V)) * 0.01,
+            "Whh": rng.standard_normal((H, H)) * 0.01,
+            "Why": rng.standard_normal((V, H)) * 0.01,
+            "bh": np.zeros((H, 1)), "by": np.zeros((V, 1))}
+
+
+def zero_state_ref(H):
+    return np.zeros((H, 1))
 
 
 def lossFun_ref(inputs, targets, hprev, params):
@@ -79,26 +92,27 @@ def adagrad_ref(params, grads, mem, learning_rate):
 
 
 def train_ref(data, vocab_size, iters, hidden_size=100, seq_length=25, learning_rate=0.1,
-              seed=1, sample_every=100, sample_length=200):
-    """The classic training loop on an index array; returns (params, smooth_loss)."""
+              seed=1, sample_every=100, sample_length=200, cell=None):
+    """The classic training loop on an index array; returns (params, smooth_loss).
+
+    cell: the reference module of the cell (reference_lstm, reference_gru); default this one.
+    """
+    cell = cell or sys.modules[__name__]
     rng = np.random.default_rng(seed)
-    params = {"Wxh": rng.standard_normal((hidden_size, vocab_size)) * 0.01,
-              "Whh": rng.standard_normal((hidden_size, hidden_size)) * 0.01,
-              "Why": rng.standard_normal((vocab_size, hidden_size)) * 0.01,
-              "bh": np.zeros((hidden_size, 1)), "by": np.zeros((vocab_size, 1))}
+    params = cell.init_params_ref(vocab_size, hidden_size, rng)
     mem = {k: np.zeros_like(v) for k, v in params.items()}
     smooth_loss = -np.log(1.0 / vocab_size) * seq_length
     n, p = 0, 0
-    hprev = np.zeros((hidden_size, 1))
+    hprev = cell.zero_state_ref(hidden_size)
     while n < iters:
         if p + seq_length + 1 >= len(data) or n == 0:
-            hprev = np.zeros((hidden_size, 1))
+            hprev = cell.zero_state_ref(hidden_size)
             p = 0
         inputs = [int(c) for c in data[p:p + seq_length]]
         targets = [int(c) for c in data[p + 1:p + seq_length + 1]]
         if sample_every and n % sample_every == 0:
-            sample_ref(hprev, inputs[0], sample_length, params, rng)
-        loss, dWxh, dWhh, dWhy, dbh, dby, hprev = lossFun_ref(inputs, targets, hprev, params)
+            cell.sample_ref(hprev, inputs[0], sample_length, params, rng)
+        loss, dWxh, dWhh, dWhy, dbh, dby, hprev = cell.lossFun_ref(inputs, targets, hprev, params)
         smooth_loss = smooth_loss * 0.999 + loss * 0.001
         adagrad_ref(params, (dWxh, dWhh, dWhy, dbh, dby), mem, learning_rate)
         p += seq_length
