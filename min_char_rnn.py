@@ -695,7 +695,7 @@ def compare_strategies(args):
         greedy = generate(state, args.prime, args.length, "greedy", args.temperature, seed)
         multi = generate(state, args.prime, args.length, "multinomial", args.temperature, seed)
         doc = (f"# {name}: greedy vs multinomial sampling\n\n"
-               f"Model: `{path}`, a {CELLS[hp['cell']]} after {state['n']} iterations (smoothed loss "
+               f"Model: `{path}`, {CELLS[hp['cell']]}, after {state['n']} iterations (smoothed loss "
                f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
                f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
                f"Both texts start from the same prime {greedy[:len(greedy) - args.length]!r} "

@@ -33,7 +33,6 @@ if args.blas_autodetect:
         os.environ.pop(var, None)
 
 import contextlib  # noqa: E402
-import ctypes  # noqa: E402
 import io  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
@@ -47,6 +46,7 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "tests")]
 import min_char_rnn as m  # noqa: E402
+from helpers import blas_kernels  # noqa: E402
 from reference import adagrad_ref, lossFun_ref, sample_ref, train_ref  # noqa: E402
 
 
@@ -81,23 +81,6 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def blas_kernels():
-    """The OpenBLAS core type in use (for example Haswell or SkylakeX), from the loaded library."""
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()}
-        for lib in libs:
-            for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                         "openblas_get_corename"):
-                func = getattr(ctypes.CDLL(lib), name, None)
-                if func is not None:
-                    func.restype = ctypes.c_char_p
-                    return func().decode()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main():

@@ -1,3 +1,4 @@
+import ctypes
 import hashlib
 import os
 import subprocess
@@ -40,3 +41,20 @@ def tree_digest(folder):
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, folder)] = hashlib.sha256(fh.read()).hexdigest()
     return out
+
+
+def blas_kernels():
+    """The OpenBLAS core type in use (for example Haswell or SkylakeX), from the loaded library."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()}
+        for lib in libs:
+            for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                         "openblas_get_corename"):
+                func = getattr(ctypes.CDLL(lib), name, None)
+                if func is not None:
+                    func.restype = ctypes.c_char_p
+                    return func().decode()
+    except OSError:
+        pass
+    return "unknown"
