@@ -202,7 +202,7 @@ def flat_views(arrays):
 
 # Noise is drawn for this many steps at a time, so memory stays bounded for any n; the
 # generator yields the same numbers whether drawn in one call or in blocks of rows.
-SAMPLE_BLOCK = 256
+NOISE_BLOCK = 256
 
 
 def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
@@ -226,7 +226,7 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     ix = seed_ix
     out = []
     while len(out) < n:
-        steps = min(SAMPLE_BLOCK, n - len(out))
+        steps = min(NOISE_BLOCK, n - len(out))
         if strategy == "greedy":
             offsets = np.broadcast_to(by.T, (steps, V))  # no noise: the plain argmax of y
         else:
@@ -259,7 +259,7 @@ def advance(h, ixs, params):
 # Held-out loss
 # ---------------------------------------------------------------------------
 
-EVAL_BLOCK = 64  # time steps of the held-out streams handled at once
+HELDOUT_BLOCK = 64  # heldout_loss runs this many time steps, then their output layer
 
 
 def heldout_loss(inputs, targets, params):
@@ -268,26 +268,33 @@ def heldout_loss(inputs, targets, params):
     inputs, targets: (T, B) index arrays, time-major: column b is stream b, which starts
     from a zero hidden state and carries it along. A target of -1 is padding (the end of
     a shorter stream) and is not counted. The streams run side by side, so each time step
-    is one (B x H) by (H x H) product for all of them; time goes in blocks of EVAL_BLOCK
-    steps, so memory stays bounded however long the streams are.
+    is one (B x H) by (H x H) product for all of them; time goes in blocks of
+    HELDOUT_BLOCK steps, so memory stays bounded however long the streams are.
     """
     Wxh, Whh, Why, bh, by = (params[k] for k in PARAM_NAMES)
     T, B = inputs.shape
-    h = np.zeros((B, Whh.shape[0]), dtype=Whh.dtype)  # row b: the hidden state of stream b
+    xh = Wxh.T + bh.T  # row ix: Wxh x + bh for the one-hot x of character ix
+    WhhT = np.ascontiguousarray(Whh.T)  # h @ Whh^T is Whh h for every row h; contiguous is faster
+    hs = np.zeros((HELDOUT_BLOCK + 1, B, Whh.shape[0]))  # hs[t + 1, b]: h_t of stream b;
+    # hs[0] carries the last h of the previous block (zero at the start)
     total = 0.0
-    for start in range(0, T, EVAL_BLOCK):
-        x, tg = inputs[start:start + EVAL_BLOCK], targets[start:start + EVAL_BLOCK]
-        hs = Wxh.T[x] + bh.T  # hs[t, b] = Wxh x_t + bh for stream b, then h_t in place
-        for hs_t in hs:
-            hs_t += h @ Whh.T  # + Whh h_{t-1}, every stream at once
-            np.tanh(hs_t, out=hs_t)  # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)
-            h = hs_t
-        ys = hs @ Why.T
-        ys += by.T  # y_t = Why h_t + by
-        ys -= ys.max(axis=2, keepdims=True)  # a shift softmax ignores
-        logp = np.take_along_axis(ys, np.maximum(tg, 0)[..., None], axis=2)[..., 0]
-        logp -= np.log(np.exp(ys).sum(axis=2))  # log p_t[target_t], as log-softmax
-        total -= float(logp[tg >= 0].sum())
+    for start in range(0, T, HELDOUT_BLOCK):
+        x, tg = inputs[start:start + HELDOUT_BLOCK], targets[start:start + HELDOUT_BLOCK]
+        for x_t, h_prev, h_t in zip(x, hs[:-1], hs[1:]):
+            # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh) for every stream, in place
+            np.matmul(h_prev, WhhT, out=h_t)
+            h_t += xh[x_t]
+            np.tanh(h_t, out=h_t)
+        keep = tg.ravel() >= 0  # positions (step, stream) with a target
+        h = hs[1:len(x) + 1].reshape(-1, hs.shape[2])[keep]
+        # Positions are columns here, so the softmax sums run down long contiguous columns.
+        ys = Why @ h.T
+        ys += by  # column j: y = Why h + by at position j
+        ys -= ys.max(axis=0)  # a shift softmax ignores
+        picked = ys[tg.ravel()[keep], np.arange(len(h))].sum()  # sum of y_target
+        np.exp(ys, out=ys)
+        total += float(np.log(ys.sum(axis=0)).sum() - picked)  # -log p = log sum exp y - y_target
+        hs[0] = hs[len(x)]  # carried into the next block
     return total
 
 
@@ -324,9 +331,10 @@ CHECKPOINT_FORMAT = 2  # 2 added cell, val_frac, eval_every and val_csv_bytes; 1
 # Options that change the numbers a run produces: fixed for the life of a run.
 HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "seed": 1,
                    "sample_every": 100, "sample_length": 200, "log_every": 100,
-                   "cell": "rnn", "val_frac": 0.0, "eval_every": 1000}
+                   "cell": "rnn", "val_frac": 0.0, "eval_every": 20000}
 # A format-1 checkpoint is a vanilla run without a held-out part: these were its values.
-ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": 1000, "val_csv_bytes": 0}
+ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": HPARAM_DEFAULTS["eval_every"],
+                     "val_csv_bytes": 0}
 CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
 # The log files of a run directory, each with the checkpoint field that records its size
 # when the checkpoint was written: resume cuts off what came after, so nothing is doubled.
@@ -874,7 +882,7 @@ def build_parser():
                         "held-out bits per character in val.csv (default 0: none)")
     t.add_argument("--eval-every", metavar="N", type=number(int, 1, False, "iterations"),
                    help="with --val-frac, evaluate the held-out text every N iterations and at the "
-                        "end (default 1000)")
+                        "end (default 20000)")
     t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"),
                    default=1000,
                    help="save checkpoint.npz every N iterations, besides at the end (default 1000)")

@@ -1,12 +1,15 @@
-"""Training speed of min_char_rnn.py against the plain per-time-step loop, side by side.
+"""Training speed of min_char_rnn.py against the plain per-time-step loop, side by side, per cell.
 
-    python benchmarks/bench_train.py [--iters 3000] [--reps 9] [--threads 1] [--text input.txt]
-                                     [--blas-autodetect]
+    python benchmarks/bench_train.py [--cells rnn lstm gru] [--iters 3000] [--reps 9]
+                                     [--threads 1] [--text input.txt] [--blas-autodetect]
 
-Both train on the same text with the classic defaults (hidden 100, seq_length 25,
-a 200-character sample every 100 iterations); repetitions alternate between the
-two so that the machine's state affects both alike. Prints iterations per second
-(median and range), their ratio, and the time of each part of one iteration.
+For each cell, the project's command-line loop and the cell's per-step reference
+(tests/reference.py, reference_lstm.py, reference_gru.py) train on the same text with
+the classic defaults (hidden 100, seq_length 25, a 200-character sample every 100
+iterations); repetitions alternate between the two so that the machine's state
+affects both alike. Prints iterations per second (median and range), their ratio,
+the time of each part of one iteration, and what the held-out evaluation of
+--val-frac 0.1 costs against training at the default --eval-every.
 A script, not a test: nothing here asserts a time.
 
 OpenBLAS picks its kernels for the CPU it finds unless OPENBLAS_CORETYPE names one;
@@ -19,6 +22,8 @@ import os
 import sys
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("--cells", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
+                help="cells to measure (default all three)")
 ap.add_argument("--iters", type=int, default=3000, help="iterations per measurement")
 ap.add_argument("--reps", type=int, default=9, help="measurements of each implementation")
 ap.add_argument("--threads", default="1", help="BLAS threads for both (the trainer uses 1)")
@@ -46,25 +51,30 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "tests")]
 import min_char_rnn as m  # noqa: E402
+import reference  # noqa: E402
+import reference_gru  # noqa: E402
+import reference_lstm  # noqa: E402
 from helpers import blas_kernels  # noqa: E402
-from reference import adagrad_ref, lossFun_ref, sample_ref, train_ref  # noqa: E402
+
+REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
 
 
-def project_run(tmp, rep):
+def project_run(tmp, cell, rep):
     """The real command-line training loop, files and checkpoints included. The rate is
     the one train() measures over its loop, so reading and indexing the text is left
     out, as it is for the reference, which is handed the index array."""
-    out = os.path.join(tmp, f"run-{rep}")
+    out = os.path.join(tmp, f"{cell}-{rep}")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = m.main([args.text, "--iters", str(args.iters), "--out", out, "--print-interval", "1e9"])
+        code = m.main([args.text, "--cell", cell, "--iters", str(args.iters), "--out", out,
+                       "--print-interval", "1e9"])
     assert code == 0
     return float(re.search(r"\(([0-9.]+) it/s\)", printed.getvalue()).group(1))
 
 
-def reference_run(data, V):
+def reference_run(data, V, cell):
     t = time.perf_counter()
-    train_ref(data, V, args.iters)
+    reference.train_ref(data, V, args.iters, cell=REFS[cell])
     return args.iters / (time.perf_counter() - t)
 
 
@@ -94,35 +104,52 @@ def main():
           + (f"(OPENBLAS_CORETYPE={coretype} is set)" if coretype else "(chosen by OpenBLAS)"))
     print(f"text: {len(data)} characters, vocabulary {V}; {args.iters} iterations x {args.reps} "
           f"repetitions each, alternating")
-    ours, ref = [], []
+    rates = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for rep in range(args.reps):
-            ours.append(project_run(tmp, rep))
-            ref.append(reference_run(data, V))
-    ratios = [a / b for a, b in zip(ours, ref)]
-    for name, xs in (("min_char_rnn.py", ours), ("per-step reference", ref)):
-        print(f"{name:>20}: {statistics.median(xs):7.0f} it/s  (min {min(xs):.0f}, max {max(xs):.0f})")
-    print(f"{'ratio':>20}: {statistics.median(ratios):7.2f} x  (min {min(ratios):.2f}, max {max(ratios):.2f})")
+        for cell in args.cells:
+            ours, ref = [], []
+            for rep in range(args.reps):
+                ours.append(project_run(tmp, cell, rep))
+                ref.append(reference_run(data, V, cell))
+            rates[cell] = ours, ref
+    print(f"{'iterations per second':<22} {'project':>8} {'reference':>10} {'ratio':>7}   "
+          f"(min to max of {args.reps})")
+    for cell, (ours, ref) in rates.items():
+        ratios = [a / b for a, b in zip(ours, ref)]
+        print(f"{m.CELLS[cell]:<22} {statistics.median(ours):8.0f} {statistics.median(ref):10.0f} "
+              f"{statistics.median(ratios):6.2f}x   ({min(ours):.0f} to {max(ours):.0f}, "
+              f"{min(ref):.0f} to {max(ref):.0f}, {min(ratios):.2f}x to {max(ratios):.2f}x)")
 
-    rng = np.random.default_rng(0)
-    params = m.init_params(V, 100, rng)
-    mem = {k: np.zeros_like(v) for k, v in params.items()}
-    inputs, targets, h = data[:25], data[1:26], np.zeros((100, 1))
-    # as the training loop calls them: gradients into one flat buffer, Adagrad on flat vectors
-    param_vec, _ = m.flat_views(params)
-    mem_vec, _ = m.flat_views(mem)
-    grad_vec = np.empty_like(param_vec)
-    grads = m.lossFun(inputs, targets, h, params, grad_vec)[1:6]
+    _, val = m.split_heldout(data, 0.1)
+    val_inputs, val_targets = m.heldout_streams(val)
+    eval_every = m.HPARAM_DEFAULTS["eval_every"]
+    inputs, targets = data[:25], data[1:26]
     li, lt = [int(c) for c in inputs], [int(c) for c in targets]
-    print("one call, microseconds      project  reference")
-    rows = [("lossFun (25 steps)", lambda: m.lossFun(inputs, targets, h, params, grad_vec),
-             lambda: lossFun_ref(li, lt, h, params), 200),
-            ("sample (200 chars)", lambda: m.sample(h, 0, 200, params, rng=rng),
-             lambda: sample_ref(h, 0, 200, params, rng), 5),
-            ("adagrad_update", lambda: m.adagrad_update(param_vec, grad_vec, mem_vec, 1e-12),
-             lambda: adagrad_ref(params, grads, mem, 1e-12), 500)]
-    for name, ours_f, ref_f, number in rows:
-        print(f"{name:<25} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")
+    for cell in args.cells:
+        c, ref = m.cell_module(cell), REFS[cell]
+        rng = np.random.default_rng(0)
+        params = c.init_params(V, 100, rng)
+        mem = {k: np.zeros_like(v) for k, v in params.items()}
+        h = c.zero_state(100)
+        # as the training loop calls them: gradients into one flat buffer, Adagrad on flat vectors
+        param_vec, _ = m.flat_views(params)
+        mem_vec, _ = m.flat_views(mem)
+        grad_vec = np.empty_like(param_vec)
+        grads = c.lossFun(inputs, targets, h, params, grad_vec)[1:6]
+        print(f"{m.CELLS[cell]}, one call, microseconds    project  reference")
+        rows = [("lossFun (25 steps)", lambda: c.lossFun(inputs, targets, h, params, grad_vec),
+                 lambda: ref.lossFun_ref(li, lt, h, params), 100),
+                ("sample (200 chars)", lambda: c.sample(h, 0, 200, params, rng=rng),
+                 lambda: ref.sample_ref(h, 0, 200, params, rng), 5),
+                ("adagrad_update", lambda: m.adagrad_update(param_vec, grad_vec, mem_vec, 1e-12),
+                 lambda: reference.adagrad_ref(params, grads, mem, 1e-12), 200)]
+        for name, ours_f, ref_f, number in rows:
+            print(f"  {name:<32} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")
+        t_eval = per_call(lambda: c.heldout_loss(val_inputs, val_targets, params), 1) / 1e6
+        per_iter = 1 / statistics.median(rates[cell][0])
+        print(f"  held-out loss of --val-frac 0.1 ({len(val) - 1} characters): {t_eval * 1e3:.0f} ms, "
+              f"adding {t_eval / (eval_every * per_iter):.1%} to training at the default --eval-every "
+              f"{eval_every} ({t_eval / (1000 * per_iter):.0%} at --eval-every 1000)")
 
 
 if __name__ == "__main__":
