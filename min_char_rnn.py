@@ -31,6 +31,7 @@ if __name__ == "__main__":
 
 import argparse
 import contextlib
+import csv
 import hashlib
 import importlib
 import json
@@ -77,14 +78,17 @@ def read_text(path, encoding="utf-8"):
     return text
 
 
-def build_vocab(text):
-    """Sorted vocabulary (so a file always gives the same indices) and the text as indices."""
+def build_vocab(text, chars=None):
+    """Sorted vocabulary (so a file always gives the same indices) and the text as indices.
+
+    chars: a sorted vocabulary to index the text with instead of its own (a model's, when
+    training goes on from a checkpoint); every character of the text must be in it.
+    """
     # Plain form: chars = sorted(set(text)); data = [chars.index(c) for c in text]
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    vocab_codes = np.unique(codes)
-    chars = [chr(c) for c in vocab_codes]
+    vocab_codes = np.unique(codes) if chars is None else np.array([ord(c) for c in chars], np.uint32)
     data = np.searchsorted(vocab_codes, codes).astype(np.intp)
-    return chars, data
+    return [chr(c) for c in vocab_codes], data
 
 
 # ---------------------------------------------------------------------------
@@ -335,6 +339,7 @@ HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "
 # A format-1 checkpoint is a vanilla run without a held-out part: these were its values.
 ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": HPARAM_DEFAULTS["eval_every"],
                      "val_csv_bytes": 0}
+LOSS_CSV_HEADER = "iteration,loss,smooth_loss,smooth_bpc,clipped"  # loss.csv, see train's log_row
 CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
 # The log files of a run directory, each with the checkpoint field that records its size
 # when the checkpoint was written: resume cuts off what came after, so nothing is doubled.
@@ -432,11 +437,25 @@ def format_seconds(s):
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def new_state(chars, text, hparams):
+def progress(n, smooth_loss, seq_length, iters, n0, t0, now):
+    """The classic 'iter n, loss: x' line (x is the smoothed loss), per character, with the
+    progress towards iters and the speed since iteration n0 at time t0."""
+    line = (f"iter {n}, loss: {smooth_loss:f} (smoothed, a sum over {seq_length} characters: "
+            f"{smooth_loss / seq_length / math.log(2):.3f} bits per character)")
+    done = f"{n / iters:.0%} of {iters}" if iters else "no --iters limit"
+    if n > n0 and now > t0:
+        rate = (n - n0) / (now - t0)
+        left = f", {format_seconds((iters - n) / rate)} left" if iters else ""
+        return f"{line} | {done}, {rate:.0f} it/s{left}"
+    return f"{line} | {done}"
+
+
+def new_state(chars, text, hparams, params=None):
+    """Iteration 0 of a run: fresh weights (or a copy of params), zero Adagrad memory and state."""
     rng = np.random.default_rng(hparams["seed"])
     H, V = hparams["hidden_size"], len(chars)
     cell = cell_module(hparams["cell"])
-    params = cell.init_params(V, H, rng)
+    params = cell.init_params(V, H, rng) if params is None else {k: v.copy() for k, v in params.items()}
     return {"params": params, "mem": {k: np.zeros_like(v) for k, v in params.items()},
             "hprev": cell.zero_state(H), "p": 0, "n": 0,
             "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # loss at iteration 0
@@ -470,41 +489,106 @@ def heldout_streams(val):
     return inputs, targets
 
 
+def index_text(text, state, whose):
+    """The text as indices into the vocabulary of a checkpoint's model, which must cover it."""
+    missing = sorted(set(text) - set(state["chars"]))
+    if missing:
+        raise UserError(f"{whose} was trained on a text with another vocabulary: this text has "
+                        f"characters it lacks: {''.join(missing)[:20]!r}")
+    return build_vocab(text, state["chars"])[1]
+
+
 def run_files(hparams):
     """The log files of a run, by name: val.csv only where there is a held-out part."""
     return [name for name in RUN_FILES if name != "val.csv" or hparams["val_frac"] > 0]
 
 
+def last_row(path):
+    """The fields of the last complete row of a CSV log, or None."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 300))
+            lines = f.read().decode("utf-8", "replace").split("\n")
+        return lines[-2].split(",") if len(lines) >= 3 else None  # [-1]: after the last newline
+    except OSError:
+        return None
+
+
+def per_char(loss, seq_length):
+    """A loss summed over a chunk of seq_length characters, per character, in nats and bits."""
+    return f"{loss / seq_length:.3f} nats = {loss / seq_length / math.log(2):.3f} bits per character"
+
+
+def run_summary(out_dir, seq_length):
+    """The last figures a run logged: its smoothed loss, per chunk and per character, and held-out bpc."""
+    row, val = (last_row(os.path.join(out_dir, name)) for name in ("loss.csv", "val.csv"))
+    if row is None:
+        return "nothing logged yet"
+    smooth = float(row[2])
+    out = (f"smoothed loss {smooth:.2f} per {seq_length}-character chunk ({per_char(smooth, seq_length)}) "
+           f"at iteration {row[0]}")
+    return out + (f", held-out {float(val[1]):.3f} bits per character" if val else "")
+
+
+class RunFinished(Exception):
+    """The run asked for is already done: its summary is printed, nothing is touched, exit 0."""
+
+
+ALREADY_FINISHED = "already holds this run, finished"  # also how --seeds tells such a seed
+
+
 def prepare_run(args):
     """Check everything a run needs before touching any file; return (state, data, val, out_dir)."""
     text = read_text(args.text, args.encoding)
-    chars, data = build_vocab(text)
     out_dir = args.out or os.path.join("runs", f"seed-{seed_of(args)}")
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
-    if args.resume:
-        if not os.path.exists(ckpt):
-            raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
+    if args.resume and args.init_from:
+        raise UserError("--resume continues a run, --init-from starts a new one: give one of them")
+    if os.path.exists(ckpt):  # a run is there: continue it, report it finished, or refuse
         state = load_checkpoint(ckpt)
-        for k, v in given.items():
-            if v != state["hparams"][k]:
-                raise UserError(f"--resume: the run in '{out_dir}' has --{k.replace('_', '-')} "
-                                f"{state['hparams'][k]}, not {v}; drop the option or use another --out")
-        if state["chars"] != chars:
-            raise UserError(f"--resume: the run in '{out_dir}' was trained on a text with another "
-                            f"vocabulary ({len(state['chars'])} characters, this text has {len(chars)})")
+        data = index_text(text, state, f"the run in '{out_dir}'")
         if state["text_sha256"] != text_sha256(text):
-            raise UserError(f"--resume: the run in '{out_dir}' was trained on a different text "
-                            f"(same characters, other content)")
-        for name in run_files(state["hparams"]):
+            raise UserError(f"the run in '{out_dir}' was trained on a different text (same characters, "
+                            f"other content): give its text, or choose another --out")
+        n, hp = state["n"], state["hparams"]
+        differ = [f"--{k.replace('_', '-')} {hp[k]}, not {v}" for k, v in given.items() if v != hp[k]]
+        if args.resume:
+            if differ:
+                raise UserError(f"--resume: the run in '{out_dir}' has {differ[0]}; drop the option "
+                                f"or use another --out")
+            if args.iters and n >= args.iters:
+                raise RunFinished(f"--resume: the run in '{out_dir}' is already at iteration {n}, so "
+                                  f"--iters {args.iters} leaves 0 iterations to do (give a larger --iters "
+                                  f"to train on); its last figures: {run_summary(out_dir, hp['seq_length'])}")
+        elif args.iters and n >= args.iters and not differ and not args.init_from:
+            raise RunFinished(f"'{out_dir}' {ALREADY_FINISHED}: {run_summary(out_dir, hp['seq_length'])}. "
+                              f"Nothing to do (--resume with a larger --iters trains on)")
+        elif differ:
+            raise UserError(f"'{out_dir}' already holds a run with {differ[0]}: choose another --out "
+                            f"(or drop the option and use --resume to continue that run)")
+        else:
+            raise UserError(f"'{out_dir}' already holds a run stopped at iteration {n}: continue it "
+                            f"with --resume, or choose another --out")
+        for name in run_files(hp):
             path, size = os.path.join(out_dir, name), state[RUN_FILES[name]]
             if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
                 raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
                                 f"records ({size} bytes)")
+    elif args.resume:
+        raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
+    elif args.init_from:  # a new run from another run's weights, and nothing else of its state
+        start = load_checkpoint(args.init_from)
+        for k in ("cell", "hidden_size"):
+            if k in given and given[k] != start["hparams"][k]:
+                raise UserError(f"--init-from: '{args.init_from}' holds a model with --{k.replace('_', '-')} "
+                                f"{start['hparams'][k]}, not {given[k]}")
+        data = index_text(text, start, f"--init-from: the model in '{args.init_from}'")
+        hparams = {**HPARAM_DEFAULTS, **given, "cell": start["hparams"]["cell"],
+                   "hidden_size": start["hparams"]["hidden_size"]}
+        state = new_state(start["chars"], text, hparams, params=start["params"])
     else:
-        if os.path.exists(ckpt):
-            raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
-                            f"or choose another --out")
+        chars, data = build_vocab(text)
         state = new_state(chars, text, {**HPARAM_DEFAULTS, **given})
     hp = state["hparams"]
     data, val = split_heldout(data, hp["val_frac"])
@@ -527,7 +611,11 @@ def prepare_run(args):
 
 def train(args):
     """The classic loop: sample, lossFun, log, Adagrad step, advance the data pointer."""
-    state, data, val, out_dir = prepare_run(args)
+    try:
+        state, data, val, out_dir = prepare_run(args)
+    except RunFinished as done:
+        print(done, flush=True)
+        return 0
     hp = state["hparams"]
     cell = cell_module(hp["cell"])
     seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
@@ -559,14 +647,17 @@ def train(args):
           + (f"; resuming at iteration {n}" if n else ""), flush=True)
     n_start, t_start = n, time.perf_counter()
     last_log = last_sample = last_val = -math.inf
-    val_bpc = None
     try:
         # overflow shows up as a non-finite loss, reported in one line instead of warnings
         with contextlib.ExitStack() as files, np.errstate(over="ignore", invalid="ignore"):
             logs = {name: files.enter_context(open(path, "ab")) for name, path in paths.items()}
             loss_f, samples_f = logs["loss.csv"], logs["samples.txt"]
             if loss_f.tell() == 0:
-                loss_f.write(b"iteration,loss,smooth_loss\n")
+                loss_f.write(LOSS_CSV_HEADER.encode() + b"\n")
+                columns = LOSS_CSV_HEADER.count(",") + 1
+            else:  # a run begun before the last two columns were added keeps its three
+                with open(paths["loss.csv"], "rb") as f:
+                    columns = f.readline().count(b",") + 1
             if "val.csv" in logs and logs["val.csv"].tell() == 0:
                 logs["val.csv"].write(b"iteration,val_bpc\n")
 
@@ -577,18 +668,28 @@ def train(args):
                 state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss)
                 save_checkpoint(ckpt, state)
 
-            def evaluate():
+            def log_row(it):
+                """loss.csv: the chunk loss, the smoothed loss (also in bits per character), and
+                which gradients were clipped: entries of exactly +-5 (unclipped, a measure-zero case)."""
+                clipped = " ".join(k for k, g in zip(PARAM_NAMES, (dWxh, dWhh, dWhy, dbh, dby))
+                                   if np.abs(g).max() >= 5)
+                bpc = smooth_loss / seq_length / math.log(2)
+                row = (str(it), repr(loss), repr(smooth_loss), repr(bpc), clipped)[:columns]
+                loss_f.write((",".join(row) + "\n").encode())
+                loss_f.flush()  # a run killed at any moment leaves a readable file
+
+            def evaluate(it):
                 """Held-out bits per character of the current weights, logged to val.csv."""
-                nonlocal val_bpc, last_val
-                val_bpc = cell.heldout_loss(val_inputs, val_targets, params) / val_chars / math.log(2)
-                logs["val.csv"].write(f"{n},{val_bpc!r}\n".encode())
+                nonlocal last_val
+                bpc = cell.heldout_loss(val_inputs, val_targets, params) / val_chars / math.log(2)
+                logs["val.csv"].write(f"{it},{bpc!r}\n".encode())
                 logs["val.csv"].flush()
                 if time.perf_counter() - last_val >= args.print_interval:
                     last_val = time.perf_counter()
-                    print(f"iter {n}, held-out: {val_bpc:.4f} bits per character", flush=True)
+                    print(f"iter {it}, held-out: {bpc:.4f} bits per character", flush=True)
 
             if val is not None and n == 0 and not args.resume:
-                evaluate()  # the untrained model: about log2(vocabulary size)
+                evaluate(0)  # the untrained model: about log2(vocabulary size)
             while (iters == 0 or n < iters) and not stop:
                 # reset the memory at the start and when the data runs out
                 if n == 0 or p + seq_length + 1 >= len(data):
@@ -614,36 +715,37 @@ def train(args):
                                     f"checkpoint '{ckpt}' is kept (try a smaller --learning-rate)")
                 smooth_loss = smooth_loss * 0.999 + loss * 0.001
                 if n % log_every == 0:
-                    loss_f.write(f"{n},{loss!r},{smooth_loss!r}\n".encode())
-                    loss_f.flush()  # a run killed at any moment leaves a readable file
+                    log_row(n)
                     now = time.perf_counter()
                     if now - last_log >= args.print_interval:
                         last_log = now
-                        speed = ""
-                        if n > n_start:
-                            rate = (n - n_start) / (now - t_start)
-                            left = format_seconds((iters - n) / rate) if iters else "-"
-                            speed = f" | {rate:.0f} it/s, {left} left"
-                        print(f"iter {n}, loss: {smooth_loss:f}{speed}", flush=True)
+                        print(progress(n, smooth_loss, seq_length, iters, n_start, t_start, now), flush=True)
 
                 # perform parameter update with Adagrad
                 adagrad_update(param_vec, grad_vec, mem_vec, learning_rate)  # dWxh, ..., dby together
 
                 p += seq_length  # move data pointer
                 n += 1  # iteration counter
-                if val is not None and (n % hp["eval_every"] == 0 or n == iters):
-                    evaluate()
+                if val is not None and n % hp["eval_every"] == 0:
+                    evaluate(n)
                 if n % args.checkpoint_every == 0:
                     checkpoint()
             checkpoint()
+            if n == iters and n > n_start:
+                # The figures of the run's end, where the periodic ones missed it: after the
+                # checkpoint, so that --resume with a larger --iters cuts them off and goes on
+                # exactly as a run that never stopped.
+                if (n - 1) % log_every:
+                    log_row(n - 1)  # the last iteration's chunk loss and smoothed loss
+                if val is not None and n % hp["eval_every"]:
+                    evaluate(n)
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
     elapsed = time.perf_counter() - t_start
     rate = (n - n_start) / elapsed if elapsed > 0 else float("nan")
-    held = f", held-out {val_bpc:.4f} bits per character" if val_bpc is not None else ""
-    print(f"iter {n}, loss: {smooth_loss:f}{held} | {n - n_start} iterations in {elapsed:.1f} s "
-          f"({rate:.1f} it/s); checkpoint: {ckpt}", flush=True)
+    print(f"{n - n_start} iterations in {elapsed:.1f} s ({rate:.1f} it/s); "
+          f"{run_summary(out_dir, seq_length)}; checkpoint: {ckpt}", flush=True)
     if stop:
         print(f"stopped by {signal.Signals(stop[0]).name} at iteration {n}; continue with --resume",
               file=sys.stderr, flush=True)
@@ -722,15 +824,30 @@ def compare_strategies(args):
 # Several seeds in parallel processes
 # ---------------------------------------------------------------------------
 
-def last_logged(loss_path):
-    """(iteration, smooth_loss) of the last row of a loss.csv, or None."""
-    try:
-        with open(loss_path, "rb") as f:
-            f.seek(max(0, os.path.getsize(loss_path) - 200))
-            row = f.read().decode("utf-8", "replace").strip().splitlines()[-1].split(",")
-        return int(row[0]), float(row[2])
-    except (OSError, IndexError, ValueError):
-        return None
+def seeds_table(loss_paths, seq_length):
+    """Each seed's final and lowest smoothed loss, per chunk and in bits per character, with
+    the mean and spread over the seeds: the numbers a report needs."""
+    bits = lambda loss: loss / seq_length / math.log(2)  # noqa: E731
+    lines, finals = [], []
+    for s, path in loss_paths.items():
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                rows = [(int(r["iteration"]), float(r["smooth_loss"])) for r in csv.DictReader(f)]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a seed that never wrote a row (or a half-written last one) is left out
+        if rows:
+            (it, final), (low_it, low) = rows[-1], min(rows, key=lambda r: r[1])
+            finals.append(final)
+            lines.append(f"{s:>6}  {final:9.2f} {bits(final):7.3f}  {it:>9}  {low:9.2f} {bits(low):7.3f}  {low_it:>9}")
+    if not lines:
+        return ""
+    head = (f"smoothed loss, a sum over {seq_length} characters, and bits per character:\n"
+            f"{'seed':>6}  {'final':>9} {'bits':>7}  {'iteration':>9}  {'lowest':>9} {'bits':>7}  {'iteration':>9}")
+    mean = sum(finals) / len(finals)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in finals) / (len(finals) - 1)) if len(finals) > 1 else 0.0
+    tail = (f"{'mean':>6}  {mean:9.2f} {bits(mean):7.3f}  final smoothed loss over {len(finals)} seeds: "
+            f"standard deviation {sd:.2f} ({bits(sd):.3f} bits), range {min(finals):.2f} to {max(finals):.2f}")
+    return "\n".join([head, *lines, tail])
 
 
 def run_seeds(args):
@@ -757,7 +874,8 @@ def run_seeds(args):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
     stop = []
-    running, results, seen = {}, {}, {}
+    running, results, launched = {}, {}, {}
+    seq_length = args.seq_length or HPARAM_DEFAULTS["seq_length"]
     pending = list(seeds)
 
     def on_signal(signum, frame):
@@ -776,8 +894,10 @@ def run_seeds(args):
                        "--seed", str(s), "--out", run_dir(s)]
                 if args.resume and os.path.exists(os.path.join(run_dir(s), "checkpoint.npz")):
                     cmd.append("--resume")  # a seed that never started simply starts
-                err = tempfile.TemporaryFile("w+")  # the child's error message, read when it ends
-                running[s] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env), err)
+                row = last_row(os.path.join(run_dir(s), "loss.csv")) if "--resume" in cmd else None
+                launched[s] = (int(row[0]) if row else 0, time.perf_counter())  # for the speed
+                err = tempfile.TemporaryFile("w+")  # the child's messages, its error last; read when it ends
+                running[s] = (subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env), err)
             time.sleep(0.2)
             for s, (proc, err) in list(running.items()):
                 if proc.poll() is not None:
@@ -788,7 +908,9 @@ def run_seeds(args):
                     results[s] = proc.returncode
                     del running[s]
                     if proc.returncode == 0:
-                        print(f"seed {s}: finished", flush=True)
+                        already = any(ALREADY_FINISHED in line for line in lines)
+                        print(f"seed {s}: " + ("already finished before, nothing to do" if already
+                                               else "finished"), flush=True)
                     elif proc.returncode in stopped:
                         print(f"seed {s}: {why}", flush=True)
                     else:
@@ -797,16 +919,9 @@ def run_seeds(args):
             if now - last_status >= args.status_interval and running:
                 last_status = now
                 for s in running:
-                    got = last_logged(os.path.join(run_dir(s), "loss.csv"))
-                    if got is None:
-                        print(f"seed {s}: starting", flush=True)
-                        continue
-                    it, smooth = got
-                    first = seen.setdefault(s, (it, now))
-                    rate = (it - first[0]) / (now - first[1]) if now > first[1] else 0
-                    left = format_seconds((args.iters - it) / rate) if rate > 0 and args.iters else "-"
-                    total = f"/{args.iters}" if args.iters else ""
-                    print(f"seed {s}: iter {it}{total}, loss: {smooth:f}, {left} left", flush=True)
+                    row = last_row(os.path.join(run_dir(s), "loss.csv"))
+                    print(f"seed {s}: " + (progress(int(row[0]), float(row[2]), seq_length, args.iters,
+                                                    *launched[s], now) if row else "starting"), flush=True)
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
@@ -817,6 +932,9 @@ def run_seeds(args):
     print(f"after {format_seconds(time.perf_counter() - t_start)}: "
           + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
           + ("; continue with --resume" if stop else ""), flush=True)
+    table = seeds_table({s: os.path.join(run_dir(s), "loss.csv") for s in seeds}, seq_length)
+    if table:
+        print(table, flush=True)
     if groups["FAILED"]:
         return 1
     return 128 + stop[0] if stop else 0
@@ -848,41 +966,50 @@ def fraction(s):
 
 
 def build_parser():
+    d = HPARAM_DEFAULTS  # the defaults of the options fixed for a run, shown in the help
     ap = argparse.ArgumentParser(
         description="Train a character-level vanilla RNN, LSTM or GRU (truncated BPTT, Adagrad) "
-                    "on a text file, or sample from a trained checkpoint.")
+                    "on a text file, or sample from a trained checkpoint.",
+        epilog="Rerunning a command whose run has finished only reports it; a run that stopped "
+               "part-way goes on with --resume.")
     ap.add_argument("text", nargs="?", help="training text (UTF-8 unless --encoding)")
     t = ap.add_argument_group("training (defaults are the classic script's)")
     t.add_argument("--cell", choices=tuple(CELLS),
-                   help="rnn: the vanilla RNN; lstm or gru: a gated cell, trained by the same loop "
-                        "(default rnn)")
+                   help=f"rnn: the vanilla RNN; lstm or gru: a gated cell, trained by the same loop "
+                        f"(default {d['cell']})")
     t.add_argument("--hidden-size", metavar="N", type=number(int, 1, False, "hidden units"),
-                   help="number of hidden units (default 100)")
+                   help=f"number of hidden units (default {d['hidden_size']})")
     t.add_argument("--seq-length", metavar="N", type=number(int, 1, False, "characters per chunk"),
-                   help="characters to unroll the RNN for, per iteration (default 25)")
+                   help=f"characters to unroll the RNN for, per iteration: the truncation length "
+                        f"of BPTT (default {d['seq_length']})")
     t.add_argument("--learning-rate", metavar="X", type=number(float, 0, True, "Adagrad step"),
-                   help="Adagrad learning rate (default 0.1)")
+                   help=f"Adagrad learning rate (default {d['learning_rate']})")
     t.add_argument("--iters", metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
                    default=100000,
                    help="total iterations of the run; 0 runs until interrupted (default 100000)")
     t.add_argument("--seed", metavar="N", type=number(int, 0, False, "a seed"),
-                   help="random seed of the weights and samples (default 1)")
+                   help=f"random seed of the weights and training samples; also of the draws of "
+                        f"--sample-from and --compare (default {d['seed']})")
     t.add_argument("--out", metavar="DIR",
                    help="output directory (default runs/seed-<seed>; with --seeds, runs)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in the output directory exactly where it stopped")
+    t.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start a new run from CHECKPOINT's weights only (its cell and hidden size), "
+                        "with fresh Adagrad memory, a zero state and the data pointer at 0: what "
+                        "reloading the weights does, unlike --resume")
     t.add_argument("--sample-every", metavar="N", type=number(int, 0, False, "0 never samples"),
-                   help="draw a training sample every N iterations; 0 never (default 100)")
+                   help=f"draw a training sample every N iterations; 0 never (default {d['sample_every']})")
     t.add_argument("--sample-length", metavar="N", type=number(int, 1, False, "characters"),
-                   help="characters in each training sample (default 200)")
+                   help=f"characters in each training sample (default {d['sample_length']})")
     t.add_argument("--log-every", metavar="N", type=number(int, 1, False, "iterations"),
-                   help="write a loss.csv row every N iterations (default 100)")
+                   help=f"write a loss.csv row every N iterations (default {d['log_every']})")
     t.add_argument("--val-frac", metavar="F", type=fraction,
-                   help="hold out the last fraction F of the text: never trained on, it gives the "
-                        "held-out bits per character in val.csv (default 0: none)")
+                   help=f"hold out the last fraction F of the text: never trained on, it gives the "
+                        f"held-out bits per character in val.csv (default {d['val_frac']}: none)")
     t.add_argument("--eval-every", metavar="N", type=number(int, 1, False, "iterations"),
-                   help="with --val-frac, evaluate the held-out text every N iterations and at the "
-                        "end (default 20000)")
+                   help=f"with --val-frac, evaluate the held-out text every N iterations and at the "
+                        f"end (default {d['eval_every']})")
     t.add_argument("--checkpoint-every", metavar="N", type=number(int, 1, False, "iterations"),
                    default=1000,
                    help="save checkpoint.npz every N iterations, besides at the end (default 1000)")
@@ -894,7 +1021,8 @@ def build_parser():
                         "get all of them (default 2; 0 prints every one)")
     m = ap.add_argument_group("several seeds")
     m.add_argument("--seeds", type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
-                   help="train one run per seed, in parallel processes, into OUT/seed-<s>/")
+                   help="train one run per seed, in parallel processes, into OUT/seed-<s>/, and "
+                        "end with a table of their final and lowest smoothed losses")
     m.add_argument("--jobs", metavar="N", type=number(int, 1, False, "processes"),
                    help="parallel runs with --seeds (default: the number of CPU cores)")
     m.add_argument("--status-interval", metavar="S", type=number(float, 0, False, "seconds"),
@@ -904,11 +1032,13 @@ def build_parser():
     s.add_argument("--sample-from", metavar="CHECKPOINT",
                    help="print text generated from CHECKPOINT instead of training")
     s.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
-                   help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md")
+                   help="write greedy and multinomial samples of each CHECKPOINT to "
+                        "SAMPLES_DIR/<run>.md; uses --prime, --length, --temperature and --seed")
     s.add_argument("--samples-dir", metavar="DIR", default="samples",
                    help="where --compare writes (default samples)")
     s.add_argument("--strategy", choices=("multinomial", "greedy"), default="multinomial",
-                   help="multinomial draws from softmax(y / temperature); greedy takes the argmax")
+                   help="multinomial draws from softmax(y / temperature) with --seed; greedy takes "
+                        "the argmax, so it ignores --temperature and --seed (default multinomial)")
     s.add_argument("--length", metavar="N", type=number(int, 1, False, "characters"), default=500,
                    help="characters to generate (default 500)")
     s.add_argument("--temperature", metavar="T", type=number(float, 0, True, "softmax temperature"),

@@ -54,7 +54,8 @@ def test_training_matches_classic_loop_and_loss_falls(tmp_path):
             assert k in z.files
 
     rows = read_rows(run)
-    assert [int(r["iteration"]) for r in rows] == list(range(0, 400, 10))
+    # every --log-every iterations, and the run's last iteration (what the console's last line reports)
+    assert [int(r["iteration"]) for r in rows] == list(range(0, 400, 10)) + [399]
     first = float(rows[0]["smooth_loss"])
     assert first == pytest.approx(0.999 * np.log(len(chars)) * 10 + 0.001 * float(rows[0]["loss"]))
     last = np.mean([float(r["loss"]) for r in rows[-5:]])
@@ -145,3 +146,53 @@ def test_default_output_folder_follows_the_seed(tmp_path):
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "runs" / f"seed-{seed}" / "checkpoint.npz").exists()
     assert not (tmp_path / "runs" / "seed-1").exists()
+
+
+def test_rerunning_a_finished_run_reports_it_and_touches_nothing(tmp_path):
+    from helpers import tree_digest
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    args = [text, *SMALL, "--iters", 200, "--out", run]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    before = tree_digest(run)
+    # the console's last figure is loss.csv's last row: iteration 199, the run's last
+    last = read_rows(run)[-1]
+    assert last["iteration"] == "199"
+    assert f"smoothed loss {float(last['smooth_loss']):.2f} per 10-character chunk" in first.stdout
+    assert f"{float(last['smooth_bpc']):.3f} bits per character" in first.stdout
+    again = cli(*args)
+    assert again.returncode == 0 and again.stderr == ""
+    assert "already holds this run, finished" in again.stdout and "at iteration 199" in again.stdout
+    low = cli(text, "--iters", 150, "--out", run, "--resume")
+    assert low.returncode == 0 and "already at iteration 200" in low.stdout and "0 iterations" in low.stdout
+    assert tree_digest(run) == before
+    # a run that stopped part-way is only continued on request
+    r = cli(text, *SMALL, "--iters", 300, "--out", run)
+    assert r.returncode != 0 and "stopped at iteration 200" in r.stderr and "--resume" in r.stderr
+    assert tree_digest(run) == before
+
+
+def test_loss_csv_columns(tmp_path):
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    # a huge learning rate makes the gradients large: clipping bites, and the column says where
+    assert cli(text, *SMALL, "--iters", 100, "--learning-rate", 5, "--out", run).returncode == 0
+    rows = read_rows(run)
+    assert list(rows[0]) == ["iteration", "loss", "smooth_loss", "smooth_bpc", "clipped"]
+    for row in rows:
+        assert float(row["smooth_bpc"]) == pytest.approx(float(row["smooth_loss"]) / 10 / np.log(2), rel=1e-12)
+        assert set(row["clipped"].split()) <= set(m.PARAM_NAMES)
+    assert any(row["clipped"] for row in rows)
+    # the column is right: the state at the start of iteration 90 (a run stopped there) gives
+    # the gradient of iteration 90, whose clipped parameters row 90 names
+    at90 = str(tmp_path / "at90")
+    assert cli(text, *SMALL, "--iters", 90, "--learning-rate", 5, "--out", at90).returncode == 0
+    state = m.load_checkpoint(os.path.join(at90, "checkpoint.npz"))
+    _, data = m.build_vocab(TEXT)
+    p, h = state["p"], state["hprev"]
+    if p + 10 + 1 >= len(data):
+        p, h = 0, np.zeros_like(h)
+    grads = m.lossFun(data[p:p + 10], data[p + 1:p + 11], h, state["params"])[1:6]
+    want = [k for k, g in zip(m.PARAM_NAMES, grads) if np.abs(g).max() == 5]
+    assert rows[9]["iteration"] == "90" and rows[9]["clipped"].split() == want

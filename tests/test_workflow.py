@@ -64,7 +64,8 @@ def test_seeds_ctrl_c_then_resume(singles, tmp_path):
 def test_a_failing_seed_is_named_and_the_others_finish(tmp_path):
     text = write_text(tmp_path)
     group = tmp_path / "group"
-    assert cli(text, *SMALL, "--iters", 20, "--out", group / "seed-2").returncode == 0
+    # seed 2's folder holds a run with other settings: starting it there again is refused
+    assert cli(text, *SMALL, "--iters", 20, "--hidden-size", 8, "--out", group / "seed-2").returncode == 0
     r = cli(text, *SMALL, "--iters", 20, "--seeds", 1, 2, "--out", group)
     assert r.returncode == 1
     assert "seed 2: FAILED:" in r.stdout and "already holds a run" in r.stdout
