@@ -4,23 +4,32 @@
     python plot_loss.py runs/seed-*/loss.csv -o loss.png --separate  # and one figure per run
     python plot_loss.py runs/seed-1/loss.csv -o loss.pdf --raw       # with the per-iteration loss
 
-Reads only the CSV files (columns iteration, loss, smooth_loss), and the val.csv
-beside a loss.csv where the run held out part of its text (--val-frac): its
-held-out bits per character go on a second axis. The output's extension (.png,
-.pdf, .svg) chooses the format. Works without a display.
+Reads only the CSV files: loss.csv (iteration, loss, smooth_loss and, from runs of this
+version on, smooth_bpc), and the val.csv beside a loss.csv where the run held out part of
+its text (--val-frac). The left axis is the smoothed loss as the trainer prints it, a sum
+over one chunk of seq_length characters; the right axis gives the same in bits per
+character, and the held-out curves are read on it. The output's extension (.png, .pdf,
+.svg, .jpg) chooses the format. Works without a display.
 """
 import argparse
 import csv
+import math
 import os
 import sys
 
+FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+STYLES = ("-", "--", "-.", ":")  # one per run, so the curves stay apart in greyscale too
+MARKERS = ("o", "s", "^", "D", "v")
+
 
 class BadInput(Exception):
-    """A file the user named cannot be plotted: one line on stderr, no traceback."""
+    """A file or option the user gave cannot be plotted: one line on stderr, no traceback."""
 
 
-def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss"):
-    """The named columns (iterations, losses, smooth_losses by default) as lists of numbers."""
+def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss", optional=()):
+    """The named columns as lists of numbers; optional columns are None where the file lacks them."""
+    if os.path.isdir(path):
+        raise BadInput(f"'{path}' is a folder: give the loss.csv inside it")
     if not os.path.isfile(path):
         raise BadInput(f"'{path}': no such file")
     try:
@@ -33,93 +42,143 @@ def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss
     header = [c.strip() for c in rows[0]]
     if not set(columns) <= set(header):
         raise BadInput(f"'{path}' is not a {kind} log: its header needs {', '.join(columns)}")
-    cols = [header.index(k) for k in columns]
-    data = tuple([] for _ in columns)
+    names = list(columns) + [c for c in optional if c in header]
+    cols = [header.index(k) for k in names]
+    data = tuple([] for _ in names)
     for lineno, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         try:
-            for out, c in zip(data, cols):
-                out.append(float(row[c]))
+            values = [float(row[c]) for c in cols]
         except (IndexError, ValueError):
             if lineno == len(rows):  # a run killed mid-write may leave half a last line
                 break
             raise BadInput(f"'{path}' line {lineno} is not a {kind} row: {','.join(row)!r}")
-    n = min(len(d) for d in data)
-    if n == 0:
+        if not all(math.isfinite(v) and abs(v) < 1e100 for v in values):
+            raise BadInput(f"'{path}' line {lineno} holds a value no loss can have: {','.join(row)!r}")
+        for out, v in zip(data, values):
+            out.append(v)
+    if not data[0]:
         raise BadInput(f"'{path}' has no {kind} rows yet")
-    return tuple(d[:n] for d in data)
+    found = dict(zip(names, data))
+    return tuple(found.get(k) for k in (*columns, *optional))
 
 
 def read_run(path):
-    """A run's (loss columns, held-out columns or None): val.csv is read where it lies beside."""
+    """A run's ((iterations, losses, smooth losses, smooth bpc or None), held-out or None):
+    val.csv is read where it lies beside a loss.csv."""
     val = os.path.join(os.path.dirname(path), "val.csv")
     held_out = (read_loss_csv(val, ("iteration", "val_bpc"), "held-out")
                 if os.path.basename(path) == "loss.csv" and os.path.isfile(val) else None)
-    return read_loss_csv(path), held_out
+    return read_loss_csv(path, optional=("smooth_bpc",)), held_out
 
 
-def run_name(path):
-    """runs/seed-1/loss.csv -> seed-1; samples/seed-1-loss.csv -> seed-1-loss."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
-    return folder if stem == "loss" and folder else stem
+def run_names(paths):
+    """A distinct name per file: runs/seed-1/loss.csv -> seed-1; two seed-1 folders -> a-seed-1, b-seed-1."""
+    def name(path, depth):
+        parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
+        stem = os.path.splitext(parts[-1])[0]
+        return "-".join(parts[-1 - depth:-1] if stem == "loss" else [*parts[-depth:-1], stem])
+    for depth in range(1, 6):
+        names = [name(p, depth) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [f"{n}-{i}" for i, n in enumerate(names, start=1)]
 
 
-def draw(ax, runs, raw):
-    """Smoothed loss per run on ax; held-out bits per character, dashed, on a second axis."""
-    held = ax.twinx() if any(val for _, (_, val) in runs) else None
-    for name, ((it, loss, smooth), val) in runs:
-        line, = ax.plot(it, smooth, label=name, linewidth=1.5)
+def bits_per_unit(runs):
+    """Bits per character per unit of the smoothed loss (1 / (seq_length ln 2)), if all runs agree."""
+    factors = {round(bpc[-1] / smooth[-1], 12) for _, ((_, _, smooth, bpc), _) in runs if bpc and smooth[-1]}
+    missing = any(not bpc for _, ((_, _, _, bpc), _) in runs)
+    return factors.pop() if len(factors) == 1 and not missing else None
+
+
+def draw(ax, runs, raw, skip, ylim):
+    """Smoothed loss per run (a line style each), optionally the raw chunk loss behind it, and
+    the held-out bits per character on the right-hand axis."""
+    factor = bits_per_unit(runs)
+    held_ax = ax if factor else (ax.twinx() if any(val for _, (_, val) in runs) else None)
+    shown = []  # the smoothed values past `skip`, which set the y range
+    for i, (name, ((it, loss, smooth, _), val)) in enumerate(runs):
+        style, color = STYLES[i % len(STYLES)], f"C{i % 10}"
         if raw:
-            ax.plot(it, loss, color=line.get_color(), alpha=0.2, linewidth=0.6)
+            ax.plot(it, loss, color=color, linestyle=style, linewidth=0.6, alpha=0.3,
+                    label=f"{name}: chunk loss (raw)")
+        ax.plot(it, smooth, color=color, linestyle=style, linewidth=1.6, label=f"{name}: smoothed loss")
+        shown += [s for x, s in zip(it, smooth) if x >= skip]
         if val:
-            held.plot(*val, color=line.get_color(), linestyle="--", marker=".", linewidth=1.2,
-                      label=f"{name}, held-out")
+            scale = 1 / factor if factor else 1  # drawn in left-axis units, read on the right axis
+            held_ax.plot(val[0], [v * scale for v in val[1]], color=color,
+                         linestyle=style, linewidth=1.0, marker=MARKERS[i % len(MARKERS)],
+                         markersize=4, label=f"{name}: held-out")
+            shown += [v * scale for x, v in zip(*val) if x >= skip] if factor else []
     ax.set_xlabel("iteration")
-    ax.set_ylabel("smoothed loss (sum of -log p over one chunk)")
+    ax.set_ylabel("smoothed loss: sum of -ln p over one chunk")
     ax.grid(True, alpha=0.3)
-    if held:
-        held.set_ylabel("held-out bits per character (dashed)")
-    return held
+    if ylim:
+        ax.set_ylim(*ylim)
+    elif shown:  # focus on where the runs are after the first steep descent
+        low, high = min(shown), max(shown)
+        pad = 0.05 * (high - low) or 0.05 * abs(high) or 1.0
+        ax.set_ylim(low - pad, high + pad)
+    if factor:
+        right = ax.secondary_yaxis("right", functions=(lambda y: y * factor, lambda b: b / factor))
+        right.set_ylabel("bits per character (held-out curves: this axis)")
+    elif held_ax is not None:
+        held_ax.set_ylabel("held-out bits per character")
+    lines = ax.get_lines() + (held_ax.get_lines() if held_ax not in (None, ax) else [])
+    ax.legend(lines, [l.get_label() for l in lines], fontsize="small")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Plot min_char_rnn.py loss curves from loss.csv files.")
+    ap = argparse.ArgumentParser(
+        description="Plot min_char_rnn.py loss curves from loss.csv files (and the held-out "
+                    "bits per character from the val.csv beside them).")
     ap.add_argument("csv", nargs="+", help="loss.csv files, one per run")
     ap.add_argument("-o", "--output", default="loss.png",
-                    help="figure to write; .png, .pdf or .svg (default loss.png)")
+                    help="figure to write; .png, .pdf, .svg or .jpg (default loss.png)")
     ap.add_argument("--separate", action="store_true",
                     help="also write one figure per run, named OUTPUT-<run>.EXT")
-    ap.add_argument("--raw", action="store_true", help="draw the per-iteration loss faintly behind")
-    ap.add_argument("--title", default="Character-level RNN training loss", help="figure title")
+    ap.add_argument("--raw", action="store_true",
+                    help="also draw each iteration's chunk loss, faintly, with its own legend entry")
+    ap.add_argument("--skip", metavar="N", type=float,
+                    help="leave the first N iterations out of the y range (they are still drawn); "
+                         "default: the first 5%% of the longest run")
+    ap.add_argument("--ylim", metavar=("LOW", "HIGH"), type=float, nargs=2,
+                    help="y range of the smoothed loss, instead of the automatic one")
+    ap.add_argument("--title", default="Training loss", help="title of the overlaid figure (default "
+                    "'Training loss'; '' for none)")
+    ap.add_argument("--run-title", default="{run}",
+                    help="title of each --separate figure; {run} is replaced by the run's name "
+                         "(default '{run}')")
     ap.add_argument("--show", action="store_true", help="also open a window")
     args = ap.parse_args(argv)
 
     try:
-        runs = [(run_name(p), read_run(p)) for p in args.csv]
+        stem, ext = os.path.splitext(args.output)
+        if ext.lower() not in FORMATS:
+            raise BadInput(f"cannot write '{args.output}': give a file ending in "
+                           f"{', '.join(FORMATS)}")
+        runs = list(zip(run_names(args.csv), (read_run(p) for p in args.csv)))
+        if args.ylim and not args.ylim[0] < args.ylim[1]:
+            raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: LOW must be below HIGH")
     except BadInput as e:
         print(f"plot_loss.py: error: {e}", file=sys.stderr)
         return 1
+    skip = args.skip if args.skip is not None else 0.05 * max(r[0][0][-1] for _, r in runs)
     import matplotlib  # only now: a bad CSV is reported without waiting for it
     if not args.show:
         matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
-    stem, ext = os.path.splitext(args.output)
-    if ext.lower() not in (".png", ".pdf", ".svg"):
-        stem, ext = args.output, ".png"
-    figures = [(stem + ext, runs, args.title, True)]  # the overlaid figure has the legend
-    if args.separate:  # one run each: the title names it
-        figures += [(f"{stem}-{name}{ext}", [(name, data)], f"Figure {i}: run {i} ({name})", False)
-                    for i, (name, data) in enumerate(runs, start=1)]
-    for path, these, title, legend in figures:
+    figures = [(stem + ext, runs, args.title)]
+    if args.separate:
+        figures += [(f"{stem}-{name}{ext}", [(name, data)], args.run_title.replace("{run}", name))
+                    for name, data in runs]
+    for path, these, title in figures:
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        held = draw(ax, these, args.raw)
-        ax.set_title(title)
-        if legend:
-            lines = ax.get_lines() + (held.get_lines() if held else [])
-            ax.legend([l for l in lines if not l.get_label().startswith("_")],
-                      [l.get_label() for l in lines if not l.get_label().startswith("_")], title="run")
+        draw(ax, these, args.raw, skip, args.ylim)
+        if title:
+            ax.set_title(title)
         fig.tight_layout()
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

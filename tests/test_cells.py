@@ -215,7 +215,7 @@ def test_plot_draws_the_heldout_curve(tmp_path):
     assert cli(text, *SMALL, "--iters", 200, "--val-frac", 0.2, "--eval-every", 50,
                "--out", run).returncode == 0
     import plot_loss
-    (it, _, _), (val_it, val_bpc) = plot_loss.read_run(str(run / "loss.csv"))
+    (it, _, _, bpc), (val_it, val_bpc) = plot_loss.read_run(str(run / "loss.csv"))
     assert val_it == [0, 50, 100, 150, 200] and len(it) == 21  # every 10, and the last, 199
     assert val_bpc[-1] < val_bpc[0]
     r = subprocess.run([sys.executable, os.path.join(ROOT, "plot_loss.py"), run / "loss.csv",

@@ -138,3 +138,33 @@ def test_compare_writes_both_strategies_and_greedy_is_argmax(singles, tmp_path):
         want = "".join(chars[i] for i in greedy_ref(h, chars.index(":"), 120, p))
         assert greedy == "ROMEO:" + want
         assert multi != greedy
+
+
+def test_plot_loss_formats_names_and_odd_inputs(singles, tmp_path):
+    _, single = singles
+    csv1 = single / "seed-1" / "loss.csv"
+    r = plot(csv1, "-o", tmp_path / "loss.jpg")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "loss.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG, not loss.jpg.png
+    assert not (tmp_path / "loss.jpg.png").exists()
+    # two runs whose folders share a name: each per-run figure has its own file
+    for parent in ("a", "b"):
+        os.makedirs(tmp_path / parent / "seed-1")
+        (tmp_path / parent / "seed-1" / "loss.csv").write_bytes(csv1.read_bytes())
+    r = plot(tmp_path / "a" / "seed-1" / "loss.csv", tmp_path / "b" / "seed-1" / "loss.csv",
+             "-o", tmp_path / "two.png", "--separate")
+    assert r.returncode == 0, r.stderr
+    assert is_png(tmp_path / "two-a-seed-1.png") and is_png(tmp_path / "two-b-seed-1.png")
+    (tmp_path / "huge.csv").write_text("iteration,loss,smooth_loss\n0,1.7e308,1.7e308\n100,1.0,2.0\n")
+    for args, words in (([csv1, "-o", tmp_path / "x.gif"], ["x.gif", ".png"]),
+                        ([single / "seed-1", "-o", tmp_path / "x.png"], ["is a folder"]),
+                        ([tmp_path / "huge.csv", "-o", tmp_path / "x.png"], ["line 2", "1.7e308"]),
+                        ([csv1, "--ylim", 5, 2, "-o", tmp_path / "x.png"], ["--ylim"])):
+        r = plot(*args)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
+    assert not (tmp_path / "x.png").exists()
+    (tmp_path / "adir.png").mkdir()  # a destination that is a folder
+    r = plot(csv1, "-o", tmp_path / "adir.png")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "adir.png" in r.stderr
