@@ -381,6 +381,9 @@ def load_checkpoint(path):
     """Read a checkpoint back into the state dict that save_checkpoint wrote."""
     if not os.path.isfile(path):
         raise UserError(f"no checkpoint at '{path}'")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"'{path}' is not a checkpoint (one is the checkpoint.npz of a run folder), "
+                        f"or it is corrupt or truncated")
     try:
         with np.load(path, allow_pickle=False) as z:
             fmt = int(z["format"])

@@ -24,13 +24,15 @@ import sys
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--cells", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
                 help="cells to measure (default all three)")
-ap.add_argument("--iters", type=int, default=3000, help="iterations per measurement")
-ap.add_argument("--reps", type=int, default=9, help="measurements of each implementation")
+ap.add_argument("--iters", type=int, default=3000, help="iterations per measurement (default 3000)")
+ap.add_argument("--reps", type=int, default=9, help="measurements of each implementation (default 9)")
 ap.add_argument("--threads", default="1", help="BLAS threads for both (the trainer uses 1)")
 ap.add_argument("--text", default=os.path.join(os.path.dirname(__file__), "..", "input.txt"))
 ap.add_argument("--blas-autodetect", action="store_true",
                 help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so OpenBLAS chooses its kernels")
 args = ap.parse_args()
+if args.iters < 1 or args.reps < 1:
+    ap.error("--iters and --reps must be at least 1")
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = args.threads  # before numpy is imported
 if args.blas_autodetect:

