@@ -430,7 +430,7 @@ def save_checkpoint(path, state):
     checkpoint on disk stays the last good one. A failed write leaves the old file too."""
     bad = non_finite_field(state)
     if bad is not None:
-        raise UserError(f"training diverged: {bad} is not finite at iteration {state['n']} "
+        raise UserError(f"training diverged: '{bad}' is not finite at iteration {state['n']} "
                         f"(try a smaller --learning-rate)")
     arrays = {"format": CHECKPOINT_FORMAT,
               "hprev": state["hprev"], "p": state["p"], "n": state["n"],
@@ -566,7 +566,7 @@ def checked_state(path, arrays):
             try:
                 option.type(repr(v))
             except argparse.ArgumentTypeError as e:
-                raise corrupt(k, f"is {v!r}: {e}")
+                raise corrupt(k, f"is {v!r}: {str(e).rsplit(', got ', 1)[0]}")
         hparams[k] = v
     vocab = arrays.get("vocab")
     if vocab is None or vocab.dtype.kind not in "iu" or vocab.ndim != 1 or not len(vocab):
@@ -750,15 +750,18 @@ def training_bytes(cell, vocab_size, hidden_size, seq_length):
                 + 2 * NOISE_BLOCK * vocab_size)
 
 
-def check_memory(hp, vocab_size):
-    """Refuse, up front and in one line, a model too large for this machine's memory."""
-    need, have = training_bytes(hp["cell"], vocab_size, hp["hidden_size"], hp["seq_length"]), \
-        available_memory()
+def check_memory(hp, vocab_size, runs=1):
+    """Refuse, up front and in one line, models too large for this machine's memory: runs of
+    them at once (--seeds trains --jobs runs side by side)."""
+    need = runs * training_bytes(hp["cell"], vocab_size, hp["hidden_size"], hp["seq_length"])
+    have = available_memory()
     if have is not None and need > have:
-        raise UserError(f"a {CELLS[hp['cell']]} with hidden size {hp['hidden_size']}, "
-                        f"{vocab_size} characters and seq_length {hp['seq_length']} needs about "
+        what = f"{runs} runs at once of " if runs > 1 else ""
+        raise UserError(f"{what}a {CELLS[hp['cell']]} with hidden size {hp['hidden_size']}, "
+                        f"{vocab_size} characters and seq_length {hp['seq_length']} need{'' if runs > 1 else 's'} about "
                         f"{len_gib(need)} of memory (weights, Adagrad memory, gradients), more than "
-                        f"the {len_gib(have)} available; choose a smaller --hidden-size")
+                        f"the {len_gib(have)} available; choose a smaller --hidden-size"
+                        + (" or fewer --jobs" if runs > 1 else ""))
 
 
 def prepare_run(args):
@@ -1120,6 +1123,8 @@ def compare_strategies(args):
     states = [(path, load_checkpoint(path)) for path in args.compare]  # all checked before writing
     for _, state in states:
         primed_state(state, args.prime)
+    if os.path.exists(args.samples_dir) and not os.path.isdir(args.samples_dir):
+        raise UserError(f"--samples-dir '{args.samples_dir}' is a file, not a directory")
     try:
         os.makedirs(args.samples_dir, exist_ok=True)
     except OSError as e:
@@ -1166,7 +1171,7 @@ def run_seeds(args):
     """One child process per seed (at most --jobs at a time), each exactly a single-seed run."""
     text = read_text(args.text, args.encoding)  # a bad text fails once, before anything starts
     with text_file_for_children(args.text, text) as text_path:
-        return run_seed_processes(args, text_path)
+        return run_seed_processes(args, text_path, len(set(text)))
 
 
 @contextlib.contextmanager
@@ -1186,7 +1191,7 @@ def text_file_for_children(path, text):
         yield f.name
 
 
-def run_seed_processes(args, text_path):
+def run_seed_processes(args, text_path, vocab_size):
     """run_seeds, once the text is known to be good and readable by every child."""
     encoding = args.encoding if text_path == args.text else "utf-8"
     seeds = list(dict.fromkeys(args.seeds))
@@ -1203,6 +1208,8 @@ def run_seed_processes(args, text_path):
             for k, v in load_checkpoint(started[0])["hparams"].items():
                 if k != "seed" and getattr(args, k) is None:
                     setattr(args, k, v)
+    check_memory({**HPARAM_DEFAULTS, **{k: getattr(args, k) for k in HPARAM_DEFAULTS
+                                        if getattr(args, k) is not None}}, vocab_size, jobs)
     common = [text_path, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
               "--encoding", encoding, "--print-interval", "1e9"]
     for k in HPARAM_DEFAULTS:
@@ -1233,6 +1240,8 @@ def run_seed_processes(args, text_path):
                     cmd.append("--resume")  # a seed that never started simply starts
                 err = tempfile.TemporaryFile("w+")  # the child's error message, read when it ends
                 running[s] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env), err)
+                if stop:  # the signal came while Popen ran, before this run was in `running`
+                    running[s][0].send_signal(stop[0])
             time.sleep(0.2)
             for s, (proc, err) in list(running.items()):
                 if proc.poll() is not None:
