@@ -61,6 +61,11 @@ class UserError(Exception):
 # Data and vocabulary
 # ---------------------------------------------------------------------------
 
+# Measured peak while the text is read and indexed: the bytes, the str, its UTF-32 codes, their
+# sorted copy, the int64 indices: about 21 bytes of memory per byte of an ASCII text.
+TEXT_MEMORY_PER_BYTE = 21
+
+
 def read_text(path, encoding="utf-8"):
     """Read the training text, turning every way it can go wrong into a UserError."""
     if not os.path.exists(path):
@@ -72,6 +77,10 @@ def read_text(path, encoding="utf-8"):
     # (/dev/zero) or wait on a terminal, so only files and pipes are texts.
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         raise UserError(f"'{path}' is a device or socket, not a text file")
+    need, have = TEXT_MEMORY_PER_BYTE * os.stat(path).st_size, available_memory()
+    if have is not None and need > have:
+        raise UserError(f"'{path}' is too large: training on it needs about {len_gib(need)} of "
+                        f"memory, more than the {len_gib(have)} available")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -86,6 +95,8 @@ def read_text(path, encoding="utf-8"):
     except UnicodeDecodeError as e:
         raise UserError(f"'{path}' is not valid {encoding} (byte 0x{raw[e.start]:02x} at offset "
                         f"{e.start}); pass --encoding latin-1 (or the file's real encoding)")
+    except UnicodeError as e:  # a codec that fails otherwise (punycode, idna)
+        raise UserError(f"'{path}' is not valid {encoding} ({e}); pass the file's real --encoding")
     if not text:
         raise UserError(f"'{path}' is empty")
     try:  # some decoders (utf-7, utf-16 with bad pairs) give lone surrogates: not characters
@@ -99,6 +110,21 @@ def read_text(path, encoding="utf-8"):
 
 def len_gib(nbytes):
     return f"{nbytes / 2 ** 30:.1f} GiB"
+
+
+def available_memory():
+    """Bytes of memory available to a new process (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def build_vocab(text):
@@ -457,21 +483,6 @@ def save_checkpoint(path, state):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise write_error(path, e) from None
-
-
-def available_memory():
-    """Bytes of memory available to a new process (MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def read_npz(path):
@@ -1036,37 +1047,40 @@ def generate(state, prime, length, strategy, temperature, seed):
     return prime, ("".join(chars[ix] for ix in block) for block in blocks)
 
 
-class ReaderSafeStdout:
-    """sys.stdout for a reader that may go away (`... | head -1`).
+class SafeStdout:
+    """sys.stdout, for a reader that may go away (`... | head -1`) or a disk that may fill.
 
     Once the pipe is closed, output goes to /dev/null instead of raising BrokenPipeError
     from whichever print comes next, and `gone` is set for the loops that write to stop
-    (training stops on the SIGPIPE that comes with it, see STOP_SIGNALS).
+    (training stops on the SIGPIPE that comes with it, see STOP_SIGNALS). Any other failed
+    write (stdout redirected to a full disk) is a UserError.
     """
 
     def __init__(self, stream):
         self.stream, self.gone = stream, False
 
-    def _closed(self):
-        self.gone = True
+    def _failed(self, e):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.stream.fileno())  # what is still buffered goes there too
+        os.dup2(devnull, self.stream.fileno())  # what is still buffered goes there, quietly
         os.close(devnull)
+        if not isinstance(e, BrokenPipeError):
+            raise UserError(f"cannot write to standard output: {e.strerror or e}") from None
+        self.gone = True
         signal.raise_signal(signal.SIGPIPE)  # ignored unless a run is training (the kernel's
         # own SIGPIPE comes only for pipes)
 
     def write(self, text):
         try:
             return self.stream.write(text)
-        except BrokenPipeError:
-            self._closed()
+        except OSError as e:
+            self._failed(e)
             return len(text)
 
     def flush(self):
         try:
             self.stream.flush()
-        except BrokenPipeError:
-            self._closed()
+        except OSError as e:
+            self._failed(e)
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
@@ -1426,8 +1440,10 @@ def main(argv=None):
         return fail(e)
     except KeyboardInterrupt:  # Ctrl-C before a run set its handlers (reading the text, ...)
         return fail("interrupted", 128 + signal.SIGINT)
+    except MemoryError:  # what the up-front estimates (check_memory, read_text) did not foresee
+        return fail("out of memory")
 
 
 if __name__ == "__main__":
-    sys.stdout = ReaderSafeStdout(sys.stdout)
+    sys.stdout = SafeStdout(sys.stdout)
     sys.exit(main())

@@ -318,6 +318,17 @@ def test_closed_stdout_ends_a_long_sample_quietly(tmp_path):
     assert p.returncode == 128 + signal.SIGPIPE and err == ""
 
 
+def test_stdout_on_a_full_device(tmp_path):
+    """stdout redirected to a full disk (/dev/full): one line, like any other failed write."""
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    with open("/dev/full", "w") as full:
+        p = start(text, *SMALL, "--iters", 100, "--out", run, stdout=full)
+        err = p.communicate(timeout=60)[1]
+    assert p.returncode == 1
+    one_line(err, "cannot write to standard output", "no space left on device")
+
+
 # --- interrupts and special files ---------------------------------------------------------
 
 def test_ctrl_c_while_reading_the_text(tmp_path):
@@ -401,6 +412,15 @@ def test_huge_temperature_is_refused_and_the_largest_is_clean(tmp_path):
     chars = sorted(set(TEXT))
     counts = np.array([r.stdout[1:-1].count(c) for c in chars])
     assert counts.min() > 0  # about uniform: every character comes up
+
+
+def test_a_text_too_large_for_memory_is_refused_up_front(tmp_path):
+    text = tmp_path / "huge.txt"
+    with open(text, "wb") as f:
+        f.truncate(2 ** 40)  # 1 TiB, sparse: nothing is written to disk
+    r = cli(text, "--out", tmp_path / "run")
+    assert_one_line_error(r, "too large", "GiB", "available")
+    assert not os.path.exists(tmp_path / "run")
 
 
 def test_a_model_too_large_for_memory_is_refused_up_front(tmp_path):
