@@ -72,12 +72,12 @@ def read_text(path, encoding="utf-8"):
         raise UserError(f"input file '{path}' not found")
     if os.path.isdir(path):
         raise UserError(f"'{path}' is a directory, not a text file")
-    mode = os.stat(path).st_mode
+    st = os.stat(path)
     # A pipe (a FIFO, or /dev/stdin fed by one) is read once; a device could be endless
     # (/dev/zero) or wait on a terminal, so only files and pipes are texts.
-    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         raise UserError(f"'{path}' is a device or socket, not a text file")
-    need, have = TEXT_MEMORY_PER_BYTE * os.stat(path).st_size, available_memory()
+    need, have = TEXT_MEMORY_PER_BYTE * st.st_size, available_memory()
     if have is not None and need > have:
         raise UserError(f"'{path}' is too large: training on it needs about {len_gib(need)} of "
                         f"memory, more than the {len_gib(have)} available")
@@ -86,8 +86,8 @@ def read_text(path, encoding="utf-8"):
             raw = f.read()
     except OSError as e:
         raise UserError(f"cannot read '{path}': {e.strerror}")
-    except MemoryError:
-        raise UserError(f"'{path}' ({len_gib(os.path.getsize(path))}) does not fit in memory")
+    except MemoryError:  # a pipe has no size to check beforehand
+        raise UserError(f"'{path}' does not fit in memory")
     try:
         text = raw.decode(encoding)
     except LookupError:
@@ -99,7 +99,7 @@ def read_text(path, encoding="utf-8"):
         raise UserError(f"'{path}' is not valid {encoding} ({e}); pass the file's real --encoding")
     if not text:
         raise UserError(f"'{path}' is empty")
-    try:  # some decoders (utf-7, utf-16 with bad pairs) give lone surrogates: not characters
+    try:  # some decoders (utf-7, unicode_escape) can give lone surrogates: not characters
         text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise UserError(f"'{path}' decoded as {encoding} holds a lone surrogate "
@@ -767,9 +767,9 @@ def check_memory(hp, vocab_size, runs=1):
     need = runs * training_bytes(hp["cell"], vocab_size, hp["hidden_size"], hp["seq_length"])
     have = available_memory()
     if have is not None and need > have:
-        what = f"{runs} runs at once of " if runs > 1 else ""
+        what, verb = (f"{runs} runs at once of ", "need") if runs > 1 else ("", "needs")
         raise UserError(f"{what}a {CELLS[hp['cell']]} with hidden size {hp['hidden_size']}, "
-                        f"{vocab_size} characters and seq_length {hp['seq_length']} need{'' if runs > 1 else 's'} about "
+                        f"{vocab_size} characters and seq_length {hp['seq_length']} {verb} about "
                         f"{len_gib(need)} of memory (weights, Adagrad memory, gradients), more than "
                         f"the {len_gib(have)} available; choose a smaller --hidden-size"
                         + (" or fewer --jobs" if runs > 1 else ""))
@@ -1290,6 +1290,8 @@ def run_seed_processes(args, text_path, vocab_size):
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
+        for proc, _ in running.values():  # only when an error ends the loop: the runs save and stop
+            proc.send_signal(signal.SIGTERM)
     saved = {s for s in seeds if os.path.exists(os.path.join(run_dir(s), "checkpoint.npz"))}
     groups = {"finished": [s for s in seeds if results.get(s) == 0],
               "stopped, checkpoint saved": [s for s in seeds if results.get(s) in stopped and s in saved],

@@ -398,7 +398,8 @@ def test_the_largest_seed_trains_resumes_and_samples(tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli("--sample-from", os.path.join(run, "checkpoint.npz"), "--length", 20, "--seed", seed)
     assert r.returncode == 0 and r.stderr == "", r.stderr
-    assert_one_line_error(cli(text, "--seed", 2 ** 63, "--out", run + "2"), "--seed", "<= 9223372036854775807")
+    assert_one_line_error(cli(text, "--seed", 2 ** 63, "--out", run + "2"), "--seed",
+                          "<= 9223372036854775807")
 
 
 def test_huge_temperature_is_refused_and_the_largest_is_clean(tmp_path):
