@@ -820,17 +820,35 @@ def prepare_run(args):
         if os.path.exists(ckpt):
             raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
                             f"or choose another --out")
-        # Log files without a checkpoint are a run that died before its first one: it cannot be
-        # resumed, and we own the directory, so the new run starts them afresh.
-        for name in RUN_FILES:
-            path = os.path.join(out_dir, name)
-            try:
-                if os.path.lexists(path):
-                    os.remove(path)
-            except OSError as e:
-                raise write_error(path, e) from None
+        discard_dead_logs(out_dir)
         state = new_state(chars, text, hp)
     return state, data, (val if len(val) else None), out_dir
+
+
+# How each log file of a run begins (train writes these first): a file by that name that
+# begins otherwise is not a run's, and is never deleted.
+RUN_FILE_STARTS = {"loss.csv": b"iteration,", "samples.txt": b"--- iteration ", "val.csv": b"iteration,"}
+
+
+def discard_dead_logs(out_dir):
+    """Log files in a directory without a checkpoint are a run that died before its first one:
+    it cannot be resumed, and this process owns the directory, so they go and the new run
+    starts them afresh (never appending to another run's rows)."""
+    for name, start in RUN_FILE_STARTS.items():
+        path = os.path.join(out_dir, name)
+        if not os.path.lexists(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(start))
+        except OSError as e:
+            raise UserError(f"cannot read '{path}': {e.strerror}")
+        if head != start[:len(head)]:
+            raise UserError(f"'{path}' is not a log of a run: move it, or choose another --out")
+        try:
+            os.remove(path)
+        except OSError as e:
+            raise write_error(path, e) from None
 
 
 class RunLog:
@@ -1104,7 +1122,7 @@ def sample_from_checkpoint(args):
 def replaced_file(path):
     """A text file, written in full to path.tmp and then renamed over path, so that nobody sees
     half of it; a failed write is a UserError naming path (see write_error)."""
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # two --compare at once must not share one
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             yield f

@@ -139,6 +139,12 @@ def test_a_new_run_never_appends_to_a_dead_runs_files(tmp_path, reference):
     r = cli(text, *args, "--out", run2)
     assert r.returncode == 0, r.stderr
     same_run(reference(*args), run2)
+    # a file of that name that is not a run's log is the user's: refused, not deleted
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "samples.txt").write_text("my notes\n")
+    assert_one_line_error(cli(text, *args, "--out", mine), "samples.txt", "not a log of a run")
+    assert (mine / "samples.txt").read_text() == "my notes\n"
 
 
 def test_a_diverged_run_keeps_a_finite_checkpoint(tmp_path):
