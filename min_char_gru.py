@@ -184,8 +184,9 @@ def split_like(flat, arrays):
 # Sampling
 # ---------------------------------------------------------------------------
 
-def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
+def sample_blocks(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
     """Generate n character indices from hidden state h (H x 1), starting after seed_ix.
+    Yielded in lists of at most NOISE_BLOCK, so memory stays bounded for any n.
 
     strategy "multinomial": draw each index from softmax(y / temperature) with rng.
     strategy "greedy": take the most likely index (argmax of y); rng is never used.
@@ -207,9 +208,9 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     ru, n_ = a[:2 * H], a[2 * H:]
     r, u, _ = a.reshape(3, H)
     ix = seed_ix
-    out = []
     for start in range(0, n, NOISE_BLOCK):
         rows = min(NOISE_BLOCK, n - start)
+        block = []
         if strategy == "greedy":
             offsets = np.broadcast_to(by.T, (rows, V))  # no noise: the plain argmax of y
         else:
@@ -242,8 +243,15 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
             Why.dot(h, out=y)
             y += offset
             ix = int(y.argmax())
-            out.append(ix)
-    return out
+            block.append(ix)
+        yield block
+
+
+def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
+    """The n indices of sample_blocks as one list (memory grows with n: callers that let
+    the user choose n use sample_blocks)."""
+    return [ix for block in sample_blocks(h, seed_ix, n, params, strategy, temperature, rng)
+            for ix in block]
 
 
 def advance(h, ixs, params):

@@ -28,15 +28,22 @@ if __name__ == "__main__":
     # and lets parallel seeds share the cores. Must be set before numpy loads.
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
+    # Ctrl-C while numpy loads ends the process quietly (exit 130) instead of a traceback;
+    # main() puts back the KeyboardInterrupt that it reports in one line.
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 import argparse
+import atexit
 import contextlib
 import csv
+import fcntl
 import hashlib
 import importlib
 import json
 import math
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -55,17 +62,33 @@ class UserError(Exception):
 # Data and vocabulary
 # ---------------------------------------------------------------------------
 
+# Measured peak while the text is read and indexed: the bytes, the str, its UTF-32 codes, their
+# sorted copy, the int64 indices: about 21 bytes of memory per byte of an ASCII text.
+TEXT_MEMORY_PER_BYTE = 21
+
+
 def read_text(path, encoding="utf-8"):
     """Read the training text, turning every way it can go wrong into a UserError."""
     if not os.path.exists(path):
         raise UserError(f"input file '{path}' not found")
     if os.path.isdir(path):
         raise UserError(f"'{path}' is a directory, not a text file")
+    st = os.stat(path)
+    # A pipe (a FIFO, or /dev/stdin fed by one) is read once; a device could be endless
+    # (/dev/zero) or wait on a terminal, so only files and pipes are texts.
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise UserError(f"'{path}' is a device or socket, not a text file")
+    need, have = TEXT_MEMORY_PER_BYTE * st.st_size, available_memory()
+    if have is not None and need > have:
+        raise UserError(f"'{path}' is too large: training on it needs about {len_gib(need)} of "
+                        f"memory, more than the {len_gib(have)} available")
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise UserError(f"cannot read '{path}': {e.strerror}")
+    except MemoryError:  # a pipe has no size to check beforehand
+        raise UserError(f"'{path}' does not fit in memory")
     try:
         text = raw.decode(encoding)
     except LookupError:
@@ -73,9 +96,36 @@ def read_text(path, encoding="utf-8"):
     except UnicodeDecodeError as e:
         raise UserError(f"'{path}' is not valid {encoding} (byte 0x{raw[e.start]:02x} at offset "
                         f"{e.start}); pass --encoding latin-1 (or the file's real encoding)")
+    except UnicodeError as e:  # a codec that fails otherwise (punycode, idna)
+        raise UserError(f"'{path}' is not valid {encoding} ({e}); pass the file's real --encoding")
     if not text:
         raise UserError(f"'{path}' is empty")
+    try:  # some decoders (utf-7, unicode_escape) can give lone surrogates: not characters
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UserError(f"'{path}' decoded as {encoding} holds a lone surrogate "
+                        f"(U+{ord(text[e.start]):04X} at character {e.start}), which is not text; "
+                        f"check --encoding")
     return text
+
+
+def len_gib(nbytes):
+    return f"{nbytes / 2 ** 30:.1f} GiB"
+
+
+def available_memory():
+    """Bytes of memory available to a new process (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def build_vocab(text, chars=None):
@@ -209,8 +259,9 @@ def flat_views(arrays):
 NOISE_BLOCK = 256
 
 
-def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
+def sample_blocks(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
     """Generate n character indices from hidden state h (H x 1), starting after seed_ix.
+    Yielded in lists of at most NOISE_BLOCK, so memory stays bounded for any n.
 
     strategy "multinomial": draw each index from softmax(y / temperature) with rng.
     strategy "greedy": take the most likely index (argmax of y); rng is never used.
@@ -228,9 +279,9 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
     h = np.array(h, dtype=float).ravel()  # a copy: the caller's h is left alone
     h_new, y = np.empty_like(h), np.empty(V)
     ix = seed_ix
-    out = []
-    while len(out) < n:
-        steps = min(NOISE_BLOCK, n - len(out))
+    for start in range(0, n, NOISE_BLOCK):
+        steps = min(NOISE_BLOCK, n - start)
+        block = []
         if strategy == "greedy":
             offsets = np.broadcast_to(by.T, (steps, V))  # no noise: the plain argmax of y
         else:
@@ -247,8 +298,15 @@ def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=N
             Why.dot(h, out=y)
             y += offset
             ix = int(y.argmax())
-            out.append(ix)
-    return out
+            block.append(ix)
+        yield block
+
+
+def sample(h, seed_ix, n, params, strategy="multinomial", temperature=1.0, rng=None):
+    """The n indices of sample_blocks as one list (memory grows with n: callers that let
+    the user choose n use sample_blocks)."""
+    return [ix for block in sample_blocks(h, seed_ix, n, params, strategy, temperature, rng)
+            for ix in block]
 
 
 def advance(h, ixs, params):
@@ -331,7 +389,8 @@ def adagrad_update(param, dparam, mem, learning_rate):
 # memories, the hidden state carried between chunks, the data pointer, the
 # iteration count, the smoothed loss and the random generator are state too.
 
-CHECKPOINT_FORMAT = 2  # 2 added cell, val_frac, eval_every and val_csv_bytes; 1 still loads
+CHECKPOINT_FORMAT = 3  # 3 added the run files' SHA-256; 2 added cell, val_frac, eval_every and
+# val_csv_bytes; formats 1 and 2 still load
 # Options that change the numbers a run produces: fixed for the life of a run.
 HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "seed": 1,
                    "sample_every": 100, "sample_length": 200, "log_every": 100,
@@ -341,10 +400,18 @@ ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": HPARAM_DEFAUL
                      "val_csv_bytes": 0}
 LOSS_CSV_HEADER = "iteration,loss,smooth_loss,smooth_bpc,clipped"  # loss.csv, see train's log_row
 CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
+# Per cell: gate blocks in Wxh, Whh and bh, and the carried state's size, both in units of
+# the hidden size (the shapes that init_params and zero_state give, known without allocating).
+CELL_SIZES = {"rnn": (1, 1), "lstm": (4, 2), "gru": (3, 1)}
 # The log files of a run directory, each with the checkpoint field that records its size
 # when the checkpoint was written: resume cuts off what came after, so nothing is doubled.
 RUN_FILES = {"loss.csv": "loss_csv_bytes", "samples.txt": "samples_txt_bytes",
              "val.csv": "val_csv_bytes"}
+# ... and the field with the SHA-256 of those first bytes: resume keeps a file only if it
+# still begins with exactly what the checkpoint saw (not, say, re-saved with CRLF line ends).
+RUN_FILE_SHA256 = {name: key.replace("_bytes", "_sha256") for name, key in RUN_FILES.items()}
+ADDED_IN_FORMAT_3 = {key: None for key in RUN_FILE_SHA256.values()}  # None: not recorded, not checked
+INT_MAX = 2 ** 63 - 1  # a checkpoint stores integers as int64: every integer option stays below
 
 
 def cell_module(name):
@@ -356,70 +423,205 @@ def cell_module(name):
     return sys.modules[__name__] if name == "rnn" else importlib.import_module(f"min_char_{name}")
 
 
+def param_shapes(cell, vocab_size, hidden_size):
+    """(shapes of the parameters, shape of the carried state) of a cell, without building them."""
+    gates, carried = CELL_SIZES[cell]
+    H, V = hidden_size, vocab_size
+    return ({"Wxh": (gates * H, V), "Whh": (gates * H, H), "Why": (V, H), "bh": (gates * H, 1),
+             "by": (V, 1)}, (carried * H, 1))
+
+
+def non_finite_field(state):
+    """The first field of state that a run cannot continue from (a weight, Adagrad memory or
+    carried state that is not finite, a negative memory, a bad smoothed loss), or None."""
+    for k in PARAM_NAMES:
+        if not np.isfinite(state["params"][k]).all():
+            return k
+    for k in PARAM_NAMES:
+        m = state["mem"][k]
+        if not (np.isfinite(m).all() and (m >= 0).all()):
+            return "m" + k
+    if not np.isfinite(state["hprev"]).all():
+        return "hprev"
+    if not (math.isfinite(state["smooth_loss"]) and state["smooth_loss"] >= 0):
+        return "smooth_loss"
+    return None
+
+
+def write_error(path, e):
+    """The one way a failed write is reported: the file, and the system's reason (no space left
+    on device, file too large, read-only file system, no such file or directory, ...)."""
+    return UserError(f"cannot write '{path}': {e.strerror or e}")
+
+
 def save_checkpoint(path, state):
-    """Write state atomically: a temporary file, then a rename over the old checkpoint."""
+    """Write state atomically: a temporary file, then a rename over the old checkpoint.
+
+    Never writes numbers a run cannot continue from: a diverged state is refused, and the
+    checkpoint on disk stays the last good one. A failed write leaves the old file too."""
+    bad = non_finite_field(state)
+    if bad is not None:
+        raise UserError(f"training diverged: '{bad}' is not finite at iteration {state['n']} "
+                        f"(try a smaller --learning-rate)")
     arrays = {"format": CHECKPOINT_FORMAT,
               "hprev": state["hprev"], "p": state["p"], "n": state["n"],
               "smooth_loss": state["smooth_loss"],
               "rng_state": json.dumps(state["rng"].bit_generator.state),
               "vocab": np.array([ord(c) for c in state["chars"]], dtype=np.int32),
               "text_sha256": state["text_sha256"],
-              **{key: state[key] for key in RUN_FILES.values()}}
+              **{key: state[key] for key in RUN_FILES.values()},
+              # (the first 0 bytes of a file, one the run does not write say, hash to that of b"")
+              **{RUN_FILE_SHA256[name]: state[RUN_FILE_SHA256[name]] if state[key]
+                 else hashlib.sha256().hexdigest() for name, key in RUN_FILES.items()}}
     arrays.update(state["hparams"])
     for name in PARAM_NAMES:
         arrays[name] = state["params"][name]
         arrays["m" + name] = state["mem"][name]
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise write_error(path, e) from None
+
+
+def read_npz(path):
+    """Every array of an .npz file, by name.
+
+    Each member's header is read first and checked against the bytes the member really
+    holds, so a header that claims terabytes is refused before anything is allocated.
+    """
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ValueError(f"member '{name}' has array format {version}")
+                shape, _, dtype = read_header(f)
+                held = info.file_size - f.tell()
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize != held:
+                raise UserError(f"checkpoint '{path}' is corrupt: field '{name}' claims shape "
+                                f"{shape} of {dtype}, but holds {held} bytes")
+        need, have = sum(info.file_size for info in infos), available_memory()
+        if have is not None and need > have:
+            raise UserError(f"checkpoint '{path}' needs {len_gib(need)} of memory to load, "
+                            f"more than the {len_gib(have)} available")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def load_checkpoint(path):
-    """Read a checkpoint back into the state dict that save_checkpoint wrote."""
+    """Read a checkpoint back into the state dict that save_checkpoint wrote.
+
+    Every field is checked (type, shape, range, finiteness) before it is used, so a damaged,
+    hand-edited or foreign file is refused in one line that names the field.
+    """
     if not os.path.isfile(path):
         raise UserError(f"no checkpoint at '{path}'")
     if not zipfile.is_zipfile(path):
         raise UserError(f"'{path}' is not a checkpoint (one is the checkpoint.npz of a run folder), "
                         f"or it is corrupt or truncated")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            fmt = int(z["format"])
-            if fmt not in (1, CHECKPOINT_FORMAT):
-                raise UserError(f"checkpoint '{path}' has format {fmt}, "
-                                f"this script reads formats 1 and {CHECKPOINT_FORMAT}")
-
-            def field(k, kind):
-                return kind(ADDED_IN_FORMAT_2[k] if fmt == 1 and k in ADDED_IN_FORMAT_2 else z[k])
-            bit_generator = np.random.PCG64()
-            bit_generator.state = json.loads(str(z["rng_state"]))
-            hparams = {k: field(k, type(v)) for k, v in HPARAM_DEFAULTS.items()}
-            state = {"params": {k: z[k] for k in PARAM_NAMES},
-                     "mem": {k: z["m" + k] for k in PARAM_NAMES},
-                     "hprev": z["hprev"], "p": int(z["p"]), "n": int(z["n"]),
-                     "smooth_loss": float(z["smooth_loss"]),
-                     "rng": np.random.Generator(bit_generator),
-                     "chars": [chr(c) for c in z["vocab"]],
-                     "text_sha256": str(z["text_sha256"]),
-                     "hparams": hparams,
-                     **{key: field(key, int) for key in RUN_FILES.values()}}
+        arrays = read_npz(path)
     except UserError:
         raise
     except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
         raise UserError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: {e})")
-    if hparams["cell"] not in CELLS:
-        raise UserError(f"checkpoint '{path}' is corrupt: unknown cell {hparams['cell']!r}")
-    cell = cell_module(hparams["cell"])
-    H, V = hparams["hidden_size"], len(state["chars"])
-    shapes = {k: v.shape for k, v in cell.init_params(V, H, np.random.default_rng(0)).items()}
-    for k, shape in shapes.items():
-        if state["params"][k].shape != shape or state["mem"][k].shape != shape:
-            raise UserError(f"checkpoint '{path}' is corrupt: {k} has shape "
-                            f"{state['params'][k].shape}, expected {shape}")
-    if state["hprev"].shape != cell.zero_state(H).shape:
-        raise UserError(f"checkpoint '{path}' is corrupt: hprev has shape {state['hprev'].shape}")
+    return checked_state(path, arrays)
+
+
+KINDS = {"iu": "an integer", "iuf": "a number", "U": "a string"}  # dtype kinds a field may have
+
+
+def checked_state(path, arrays):
+    """The state dict of a checkpoint's arrays, each field checked as the run will use it."""
+    def corrupt(field, why):
+        return UserError(f"checkpoint '{path}' is corrupt: field '{field}' {why}")
+
+    def scalar(field, kinds, low=None):
+        if field not in arrays:
+            raise corrupt(field, "is missing")
+        a = arrays[field]
+        if a.shape != () or a.dtype.kind not in kinds:
+            raise corrupt(field, f"is {a.dtype} of shape {a.shape}, not {KINDS[kinds]}")
+        v = a.item()
+        if low is not None and not v >= low:
+            raise corrupt(field, f"is {v}, must be >= {low}")
+        return v
+
+    fmt = scalar("format", "iu")
+    if fmt not in (1, 2, CHECKPOINT_FORMAT):
+        raise UserError(f"checkpoint '{path}' has format {fmt}, "
+                        f"this script reads formats 1 to {CHECKPOINT_FORMAT}")
+    added = {**(ADDED_IN_FORMAT_2 if fmt < 2 else {}), **(ADDED_IN_FORMAT_3 if fmt < 3 else {})}
+
+    def field(k, kinds, low=None):
+        return added[k] if k in added else scalar(k, kinds, low)
+
+    def sha256_field(k):
+        v = field(k, "U")
+        if v is not None and not (len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
+            raise corrupt(k, "is not a SHA-256 in hex")
+        return v
+
+    # the options, held to the bounds the command line holds them to
+    options = {a.dest: a for a in build_parser()._actions}
+    hparams = {}
+    for k, default in HPARAM_DEFAULTS.items():
+        v = type(default)(field(k, {int: "iu", float: "iuf", str: "U"}[type(default)]))
+        option = options[k]
+        if option.choices is not None and v not in option.choices:
+            raise corrupt(k, f"is {v!r}, not one of {', '.join(option.choices)}")
+        if option.type is not None:
+            try:
+                option.type(repr(v))
+            except argparse.ArgumentTypeError as e:
+                raise corrupt(k, f"is {v!r}: {str(e).rsplit(', got ', 1)[0]}")
+        hparams[k] = v
+    vocab = arrays.get("vocab")
+    if vocab is None or vocab.dtype.kind not in "iu" or vocab.ndim != 1 or not len(vocab):
+        raise corrupt("vocab", "is not a list of character codes")
+    vocab = vocab.astype(np.int64)
+    if (not ((vocab >= 0) & (vocab <= 0x10FFFF) & ((vocab < 0xD800) | (vocab > 0xDFFF))).all()
+            or not (np.diff(vocab) > 0).all()):
+        raise corrupt("vocab", "is not a sorted list of distinct Unicode characters")
+    chars = [chr(c) for c in vocab]
+    try:
+        bit_generator = np.random.PCG64()
+        bit_generator.state = json.loads(scalar("rng_state", "U"))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise corrupt("rng_state", f"is not a PCG64 state ({type(e).__name__}: {e})")
+    shapes, state_shape = param_shapes(hparams["cell"], len(chars), hparams["hidden_size"])
+    for k in (*PARAM_NAMES, *("m" + k for k in PARAM_NAMES), "hprev"):
+        want = state_shape if k == "hprev" else shapes[k.removeprefix("m")]
+        a = arrays.get(k)
+        if a is None:
+            raise corrupt(k, "is missing")
+        if a.dtype != np.float64 or a.shape != want:
+            raise corrupt(k, f"is {a.dtype} of shape {a.shape}, expected float64 of shape {want}")
+    state = {"params": {k: arrays[k] for k in PARAM_NAMES},
+             "mem": {k: arrays["m" + k] for k in PARAM_NAMES},
+             "hprev": arrays["hprev"], "p": scalar("p", "iu", 0), "n": scalar("n", "iu", 0),
+             "smooth_loss": float(scalar("smooth_loss", "iuf")),
+             "rng": np.random.Generator(bit_generator),
+             "chars": chars,
+             "text_sha256": sha256_field("text_sha256"),
+             "hparams": hparams,
+             **{key: field(key, "iu", 0) for key in RUN_FILES.values()},
+             **{key: sha256_field(key) for key in RUN_FILE_SHA256.values()}}
+    bad = non_finite_field(state)
+    if bad is not None:
+        raise corrupt(bad, "holds numbers a run cannot continue from (not finite, or a "
+                           "negative Adagrad memory)")
     return state
 
 
@@ -463,7 +665,8 @@ def new_state(chars, text, hparams, params=None):
             "hprev": cell.zero_state(H), "p": 0, "n": 0,
             "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # loss at iteration 0
             "rng": rng, "chars": chars, "text_sha256": text_sha256(text), "hparams": hparams,
-            **{key: 0 for key in RUN_FILES.values()}}
+            **{key: 0 for key in RUN_FILES.values()},
+            **{key: hashlib.sha256().hexdigest() for key in RUN_FILE_SHA256.values()}}
 
 
 def split_heldout(data, val_frac):
@@ -540,15 +743,121 @@ class RunFinished(Exception):
 ALREADY_FINISHED = "already holds this run, finished"  # also how --seeds tells such a seed
 
 
+LOCK_FILE = "run.lock"  # in every run directory: whoever holds its flock is the run's one writer
+
+
+def own_run_dir(out_dir):
+    """Make this process the one writer of out_dir, for as long as it lives.
+
+    An exclusive flock on out_dir/run.lock, which holds the owner's PID so that a refused
+    process can name it. The kernel drops the lock when its process ends, however it ends
+    (kill -9 too), so nothing is left to clean up before the run is resumed.
+    """
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        fd = os.open(os.path.join(out_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError(f"cannot write to output directory '{out_dir}': {e.strerror}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        who = f"process {holder}" if holder.isdigit() else "another process"
+        raise UserError(f"'{out_dir}' is in use: {who} is training this run "
+                        f"(one run directory, one writer); wait for it to end or stop it")
+    with contextlib.suppress(OSError):  # the PID only names the owner: a full disk may keep it out
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+    def forget_owner():  # the lock goes with the process; the PID is emptied on the way out,
+        with contextlib.suppress(OSError):  # so a refused command leaves the directory as it was
+            os.ftruncate(fd, 0)
+    atexit.register(forget_owner)
+    try:  # the lock file may be old: check that new files can still be made here
+        probe = os.path.join(out_dir, ".write-test")
+        open(probe, "wb").close()
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"cannot write to output directory '{out_dir}': {e.strerror}")
+
+
+def prefix_sha256(path, size):
+    """A running SHA-256 of the first size bytes of path (of nothing, if size is 0)."""
+    h = hashlib.sha256()
+    if size:
+        with open(path, "rb") as f:
+            while size > 0:
+                chunk = f.read(min(size, 1 << 20))
+                if not chunk:
+                    break
+                h.update(chunk)
+                size -= len(chunk)
+    return h
+
+
+def check_run_files(out_dir, state):
+    """--resume: each log file must begin with exactly the bytes the checkpoint recorded (their
+    number and, from format 3, their SHA-256); what came after is cut off when the run opens it."""
+    for name in run_files(state["hparams"]):
+        path, size = os.path.join(out_dir, name), state[RUN_FILES[name]]
+        if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
+            raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
+                            f"records ({size} bytes)")
+        want = state[RUN_FILE_SHA256[name]]
+        try:
+            same = want is None or prefix_sha256(path, size).hexdigest() == want
+        except OSError as e:
+            raise UserError(f"--resume: cannot read '{path}': {e.strerror}")
+        if not same:
+            raise UserError(f"--resume: the first {size} bytes of '{path}' differ from what the "
+                            f"checkpoint recorded (edited or re-saved since?); restore the file "
+                            f"or start a new run in another --out")
+
+
+def training_bytes(cell, vocab_size, hidden_size, seq_length):
+    """About how much memory training needs: five flat vectors as long as all parameters
+    (weights, Adagrad memory, gradients, the update's two scratch vectors), the per-step
+    arrays of lossFun for one chunk, and the sampler's block of noise."""
+    shapes, _ = param_shapes(cell, vocab_size, hidden_size)
+    n_params = sum(math.prod(shape) for shape in shapes.values())
+    gates = CELL_SIZES[cell][0]
+    return 8 * (5 * n_params + 8 * seq_length * (gates * hidden_size + vocab_size)
+                + 2 * NOISE_BLOCK * vocab_size)
+
+
+def check_memory(hp, vocab_size, runs=1):
+    """Refuse, up front and in one line, models too large for this machine's memory: runs of
+    them at once (--seeds trains --jobs runs side by side)."""
+    need = runs * training_bytes(hp["cell"], vocab_size, hp["hidden_size"], hp["seq_length"])
+    have = available_memory()
+    if have is not None and need > have:
+        what, verb = (f"{runs} runs at once of ", "need") if runs > 1 else ("", "needs")
+        raise UserError(f"{what}a {CELLS[hp['cell']]} with hidden size {hp['hidden_size']}, "
+                        f"{vocab_size} characters and seq_length {hp['seq_length']} {verb} about "
+                        f"{len_gib(need)} of memory (weights, Adagrad memory, gradients), more than "
+                        f"the {len_gib(have)} available; choose a smaller --hidden-size"
+                        + (" or fewer --jobs" if runs > 1 else ""))
+
+
 def prepare_run(args):
-    """Check everything a run needs before touching any file; return (state, data, val, out_dir)."""
+    """Check everything a run needs before writing a file; return (state, data, val, out_dir).
+
+    A directory that holds a run is owned (own_run_dir) before anything in it is trusted:
+    whether the run is finished, and what its checkpoint and log files say. A new run's
+    directory is made and owned only once every check has passed.
+    """
     text = read_text(args.text, args.encoding)
     out_dir = args.out or os.path.join("runs", f"seed-{seed_of(args)}")
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
     if args.resume and args.init_from:
         raise UserError("--resume continues a run, --init-from starts a new one: give one of them")
+    if args.resume and not os.path.exists(ckpt):
+        raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
+    state = None  # until the run is known: one already here, or a new one
     if os.path.exists(ckpt):  # a run is there: continue it, report it finished, or refuse
+        own_run_dir(out_dir)
         state = load_checkpoint(ckpt)
         data = index_text(text, state, f"the run in '{out_dir}'")
         if state["text_sha256"] != text_sha256(text):
@@ -573,27 +882,20 @@ def prepare_run(args):
         else:
             raise UserError(f"'{out_dir}' already holds a run stopped at iteration {n}: continue it "
                             f"with --resume, or choose another --out")
-        for name in run_files(hp):
-            path, size = os.path.join(out_dir, name), state[RUN_FILES[name]]
-            if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
-                raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
-                                f"records ({size} bytes)")
-    elif args.resume:
-        raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
+        check_run_files(out_dir, state)
+        chars = state["chars"]
     elif args.init_from:  # a new run from another run's weights, and nothing else of its state
         start = load_checkpoint(args.init_from)
         for k in ("cell", "hidden_size"):
             if k in given and given[k] != start["hparams"][k]:
                 raise UserError(f"--init-from: '{args.init_from}' holds a model with --{k.replace('_', '-')} "
                                 f"{start['hparams'][k]}, not {given[k]}")
-        data = index_text(text, start, f"--init-from: the model in '{args.init_from}'")
-        hparams = {**HPARAM_DEFAULTS, **given, "cell": start["hparams"]["cell"],
-                   "hidden_size": start["hparams"]["hidden_size"]}
-        state = new_state(start["chars"], text, hparams, params=start["params"])
+        chars, data = start["chars"], index_text(text, start, f"--init-from: the model in '{args.init_from}'")
+        hp = {**HPARAM_DEFAULTS, **given, "cell": start["hparams"]["cell"],
+              "hidden_size": start["hparams"]["hidden_size"]}
     else:
         chars, data = build_vocab(text)
-        state = new_state(chars, text, {**HPARAM_DEFAULTS, **given})
-    hp = state["hparams"]
+        hp = {**HPARAM_DEFAULTS, **given}
     data, val = split_heldout(data, hp["val_frac"])
     if len(data) < hp["seq_length"] + 2:
         held = f" after holding out {len(val)} for --val-frac {hp['val_frac']}" if len(val) else ""
@@ -602,14 +904,101 @@ def prepare_run(args):
     if hp["val_frac"] > 0 and len(val) < 2:
         raise UserError(f"--val-frac {hp['val_frac']} holds out {len(val)} of the {len(data) + len(val)} "
                         f"characters of '{args.text}'; the held-out loss needs at least 2")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        probe = os.path.join(out_dir, ".write-test")
-        open(probe, "wb").close()
-        os.remove(probe)
-    except OSError as e:
-        raise UserError(f"cannot write to output directory '{out_dir}': {e.strerror}")
+    if state is not None and state["p"] >= len(data):
+        raise UserError(f"checkpoint '{ckpt}' is corrupt: field 'p' is {state['p']}, beyond the "
+                        f"{len(data)} characters trained on")
+    check_memory(hp, len(chars))
+    if state is None:  # a new run: the directory is made and owned only now, all checks passed
+        own_run_dir(out_dir)
+        if os.path.exists(ckpt):  # another process made a run here while we checked
+            raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
+                            f"or choose another --out")
+        discard_dead_logs(out_dir)
+        state = new_state(chars, text, hp, params=start["params"] if args.init_from else None)
     return state, data, (val if len(val) else None), out_dir
+
+
+# How each log file of a run begins (train writes these first): a file by that name that
+# begins otherwise is not a run's, and is never deleted.
+RUN_FILE_STARTS = {"loss.csv": b"iteration,", "samples.txt": b"--- iteration ", "val.csv": b"iteration,"}
+
+
+def discard_dead_logs(out_dir):
+    """Log files in a directory without a checkpoint are a run that died before its first one:
+    it cannot be resumed, and this process owns the directory, so they go and the new run
+    starts them afresh (never appending to another run's rows)."""
+    for name, start in RUN_FILE_STARTS.items():
+        path = os.path.join(out_dir, name)
+        if not os.path.lexists(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(start))
+        except OSError as e:
+            raise UserError(f"cannot read '{path}': {e.strerror}")
+        if head != start[:len(head)]:
+            raise UserError(f"'{path}' is not a log of a run: move it, or choose another --out")
+        try:
+            os.remove(path)
+        except OSError as e:
+            raise write_error(path, e) from None
+
+
+class RunLog:
+    """A log file of a run, opened for appending after the first size bytes (what the checkpoint
+    recorded; the rest is cut off, so nothing is doubled). It keeps a running SHA-256 of its
+    content for the checkpoint, and a failed write is a UserError naming the file."""
+
+    def __init__(self, path, size):
+        self.path = path
+        try:
+            if os.path.exists(path):
+                os.truncate(path, size)
+            self.sha256 = prefix_sha256(path, size)
+            self.f = open(path, "ab")
+        except OSError as e:
+            raise write_error(path, e) from None
+
+    def write(self, data):
+        try:
+            self.f.write(data)
+        except OSError as e:
+            raise write_error(self.path, e) from None
+        self.sha256.update(data)
+
+    def flush(self):
+        try:
+            self.f.flush()
+        except OSError as e:
+            raise write_error(self.path, e) from None
+
+    def tell(self):
+        return self.f.tell()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        try:
+            self.f.close()
+        except OSError as e:
+            if exc_type is None:  # else the error already on its way says what went wrong
+                raise write_error(self.path, e) from None
+
+
+# Signals that stop a run cleanly: it saves a checkpoint and exits 128 + the signal. SIGPIPE
+# comes when the reader of stdout goes away (`... | head -1`): as for any Unix tool, we stop.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
+
+
+def kept_checkpoint(ckpt):
+    """What a run that stopped on an error leaves to go on from, for its error message."""
+    try:
+        with np.load(ckpt) as z:
+            n = int(z["n"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return "no checkpoint was written yet"
+    return f"the last good checkpoint '{ckpt}' (iteration {n}) is kept: --resume continues from it"
 
 
 def train(args):
@@ -638,12 +1027,8 @@ def train(args):
         val_inputs, val_targets = heldout_streams(val)
         val_chars = int((val_targets >= 0).sum())  # characters predicted: len(val) - 1
 
-    if args.resume:  # drop what was written after the checkpoint, so nothing is duplicated
-        for name, path in paths.items():
-            os.truncate(path, state[RUN_FILES[name]])
     stop = []  # the signal that asked us to stop; checked between iterations only
-    handlers = {s: signal.signal(s, lambda signum, frame: stop.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {s: signal.signal(s, lambda signum, frame: stop.append(signum)) for s in STOP_SIGNALS}
     held = f" (+ {len(val)} held out)" if val is not None else ""
     print(f"{CELLS[hp['cell']]}, hidden size {hp['hidden_size']}; data has {len(data)} characters{held}, "
           f"{len(chars)} unique; writing to {out_dir}"
@@ -653,7 +1038,8 @@ def train(args):
     try:
         # overflow shows up as a non-finite loss, reported in one line instead of warnings
         with contextlib.ExitStack() as files, np.errstate(over="ignore", invalid="ignore"):
-            logs = {name: files.enter_context(open(path, "ab")) for name, path in paths.items()}
+            logs = {name: files.enter_context(RunLog(path, state[RUN_FILES[name]]))
+                    for name, path in paths.items()}
             loss_f, samples_f = logs["loss.csv"], logs["samples.txt"]
             if loss_f.tell() == 0:
                 loss_f.write(LOSS_CSV_HEADER.encode() + b"\n")
@@ -668,6 +1054,7 @@ def train(args):
                 for name, f in logs.items():
                     f.flush()
                     state[RUN_FILES[name]] = f.tell()
+                    state[RUN_FILE_SHA256[name]] = f.sha256.hexdigest()
                 state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss)
                 save_checkpoint(ckpt, state)
 
@@ -714,8 +1101,8 @@ def train(args):
                 loss, dWxh, dWhh, dWhy, dbh, dby, hprev = cell.lossFun(inputs, targets, hprev, params,
                                                                        grad_vec)
                 if not math.isfinite(loss):
-                    raise UserError(f"the loss became {loss} at iteration {n}: stopping; the last good "
-                                    f"checkpoint '{ckpt}' is kept (try a smaller --learning-rate)")
+                    raise UserError(f"the loss became {loss} at iteration {n}: stopping "
+                                    f"(try a smaller --learning-rate)")
                 smooth_loss = smooth_loss * 0.999 + loss * 0.001
                 if n % log_every == 0:
                     log_row(n)
@@ -742,6 +1129,8 @@ def train(args):
                     log_row(n - 1)  # the last iteration's chunk loss and smoothed loss
                 if val is not None and n % hp["eval_every"]:
                     evaluate(n)
+    except UserError as e:  # a write failed or training diverged: say what is left to go on from
+        raise UserError(f"{e}; {kept_checkpoint(ckpt)}") from None
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
@@ -778,47 +1167,130 @@ def primed_state(state, prime):
 
 
 def generate(state, prime, length, strategy, temperature, seed):
-    """prime followed by length generated characters."""
+    """(prime, the length characters generated after it): the characters come as an iterator
+    of pieces, one per block of the sampler, so memory stays bounded however long the text."""
     h, seed_ix, prime = primed_state(state, prime)
-    cell = cell_module(state["hparams"]["cell"])
-    ixs = cell.sample(h, seed_ix, length, state["params"], strategy=strategy,
-                      temperature=temperature, rng=np.random.default_rng(seed))
-    return prime + "".join(state["chars"][ix] for ix in ixs)
+    cell, chars = cell_module(state["hparams"]["cell"]), state["chars"]
+    blocks = cell.sample_blocks(h, seed_ix, length, state["params"], strategy=strategy,
+                                temperature=temperature, rng=np.random.default_rng(seed))
+    return prime, ("".join(chars[ix] for ix in block) for block in blocks)
+
+
+class SafeStdout:
+    """sys.stdout, for a reader that may go away (`... | head -1`) or a disk that may fill.
+
+    Once the pipe is closed, output goes to /dev/null instead of raising BrokenPipeError
+    from whichever print comes next, and `gone` is set for the loops that write to stop
+    (training stops on the SIGPIPE that comes with it, see STOP_SIGNALS). Any other failed
+    write (stdout redirected to a full disk) is a UserError.
+    """
+
+    def __init__(self, stream):
+        self.stream, self.gone = stream, False
+
+    def _failed(self, e):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())  # what is still buffered goes there, quietly
+        os.close(devnull)
+        if not isinstance(e, BrokenPipeError):
+            raise UserError(f"cannot write to standard output: {e.strerror or e}") from None
+        self.gone = True
+        signal.raise_signal(signal.SIGPIPE)  # ignored unless a run is training (the kernel's
+        # own SIGPIPE comes only for pipes)
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self._failed(e)
+            return len(text)
+
+    def flush(self):
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self._failed(e)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def sample_from_checkpoint(args):
     state = load_checkpoint(args.sample_from)
-    seed = seed_of(args)
-    text = generate(state, args.prime, args.length, args.strategy, args.temperature, seed)
-    sys.stdout.write(text + "\n")
-    return 0
+    prime, pieces = generate(state, args.prime, args.length, args.strategy, args.temperature,
+                             seed_of(args))
+    sys.stdout.write(prime)
+    for piece in pieces:
+        sys.stdout.write(piece)
+        if getattr(sys.stdout, "gone", False):  # the reader has what it wanted: stop, quietly
+            return 128 + signal.SIGPIPE
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 128 + signal.SIGPIPE if getattr(sys.stdout, "gone", False) else 0
+
+
+@contextlib.contextmanager
+def replaced_file(path):
+    """A text file, written in full to path.tmp and then renamed over path, so that nobody sees
+    half of it; a failed write is a UserError naming path (see write_error)."""
+    tmp = f"{path}.{os.getpid()}.tmp"  # two --compare at once must not share one
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
+        raise
+
+
+def unique_names(names):
+    """names with -2, -3, ... added to repeats, in order: runs a/run and b/run give run and run-2."""
+    seen, out = set(), []
+    for name in names:
+        new, k = name, 1
+        while new in seen:
+            k += 1
+            new = f"{name}-{k}"
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def compare_strategies(args):
-    """For each checkpoint, write greedy and multinomial samples side by side into a Markdown file."""
+    """For each checkpoint, write greedy and multinomial samples side by side into a Markdown file,
+    SAMPLES_DIR/<run>.md, <run> the checkpoint's folder (run-2.md, ... where two share a name)."""
     seed = seed_of(args)
     states = [(path, load_checkpoint(path)) for path in args.compare]  # all checked before writing
+    for _, state in states:
+        primed_state(state, args.prime)
+    if os.path.exists(args.samples_dir) and not os.path.isdir(args.samples_dir):
+        raise UserError(f"--samples-dir '{args.samples_dir}' is a file, not a directory")
     try:
         os.makedirs(args.samples_dir, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot write to '{args.samples_dir}': {e.strerror}")
-    for path, state in states:
-        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    names = unique_names([os.path.basename(os.path.dirname(os.path.abspath(path))) for path in args.compare])
+    for (path, state), name in zip(states, names):
         hp = state["hparams"]
-        greedy = generate(state, args.prime, args.length, "greedy", args.temperature, seed)
-        multi = generate(state, args.prime, args.length, "multinomial", args.temperature, seed)
-        doc = (f"# {name}: greedy vs multinomial sampling\n\n"
-               f"Model: `{path}`, {CELLS[hp['cell']]}, after {state['n']} iterations (smoothed loss "
-               f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
-               f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
-               f"Both texts start from the same prime {greedy[:len(greedy) - args.length]!r} "
-               f"and a zero hidden state, {args.length} generated characters each; temperature "
-               f"{args.temperature}, sampling seed {seed}.\n\n"
-               f"## Greedy (argmax at every step)\n\n```\n{greedy}\n```\n\n"
-               f"## Multinomial (drawn from softmax(y / {args.temperature}))\n\n```\n{multi}\n```\n")
+        prime, greedy = generate(state, args.prime, args.length, "greedy", args.temperature, seed)
+        _, multi = generate(state, args.prime, args.length, "multinomial", args.temperature, seed)
         out = os.path.join(args.samples_dir, f"{name}.md")
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(doc)
+        with replaced_file(out) as f:
+            f.write(f"# {name}: greedy vs multinomial sampling\n\n"
+                    f"Model: `{path}`, {CELLS[hp['cell']]}, after {state['n']} iterations (smoothed loss "
+                    f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
+                    f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
+                    f"Both texts start from the same prime {prime!r} "
+                    f"and a zero hidden state, {args.length} generated characters each; temperature "
+                    f"{args.temperature}, sampling seed {seed}.\n\n"
+                    f"## Greedy (argmax at every step)\n\n```\n{prime}")
+            f.writelines(greedy)
+            f.write(f"\n```\n\n## Multinomial (drawn from softmax(y / {args.temperature}))\n\n```\n{prime}")
+            f.writelines(multi)
+            f.write("\n```\n")
         print(f"wrote {out}")
     return 0
 
@@ -855,12 +1327,38 @@ def seeds_table(loss_paths, seq_length):
 
 def run_seeds(args):
     """One child process per seed (at most --jobs at a time), each exactly a single-seed run."""
-    read_text(args.text, args.encoding)  # a bad text fails once, before anything starts
+    text = read_text(args.text, args.encoding)  # a bad text fails once, before anything starts
+    with text_file_for_children(args.text, text) as text_path:
+        return run_seed_processes(args, text_path, len(set(text)))
+
+
+@contextlib.contextmanager
+def text_file_for_children(path, text):
+    """A path each --seeds child can read the text from: path itself if it is a regular file;
+    for a pipe (a FIFO, /dev/stdin), which can be read only once, a temporary copy of what the
+    parent read, in UTF-8 (the same text, so the same text hash in every checkpoint)."""
+    if stat.S_ISREG(os.stat(path).st_mode):
+        yield path
+        return
+    with tempfile.NamedTemporaryFile("wb", suffix=".txt") as f:
+        try:
+            f.write(text.encode("utf-8"))
+            f.flush()
+        except OSError as e:
+            raise write_error(f.name, e) from None
+        yield f.name
+
+
+def run_seed_processes(args, text_path, vocab_size):
+    """run_seeds, once the text is known to be good and readable by every child."""
+    encoding = args.encoding if text_path == args.text else "utf-8"
     seeds = list(dict.fromkeys(args.seeds))
     jobs = min(args.jobs or os.cpu_count() or 1, len(seeds))
     out_root = args.out or "runs"
     run_dir = lambda s: os.path.join(out_root, f"seed-{s}")  # noqa: E731
-    stopped = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # exit codes of a run that saved and stopped
+    # exit codes of a run that was stopped: it saved and exited, or (stopped before it could set
+    # its handlers) the signal ended it
+    stopped = (*(128 + s for s in STOP_SIGNALS), *(-s for s in STOP_SIGNALS))
     if args.resume:  # a seed that never started takes the group's options from a started one
         started = [c for c in (os.path.join(run_dir(s), "checkpoint.npz") for s in seeds)
                    if os.path.exists(c)]
@@ -868,8 +1366,10 @@ def run_seeds(args):
             for k, v in load_checkpoint(started[0])["hparams"].items():
                 if k != "seed" and getattr(args, k) is None:
                     setattr(args, k, v)
-    common = [args.text, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
-              "--encoding", args.encoding, "--print-interval", "1e9"]
+    check_memory({**HPARAM_DEFAULTS, **{k: getattr(args, k) for k in HPARAM_DEFAULTS
+                                        if getattr(args, k) is not None}}, vocab_size, jobs)
+    common = [text_path, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
+              "--encoding", encoding, "--print-interval", "1e9"]
     for k in HPARAM_DEFAULTS:
         if k != "seed" and getattr(args, k) is not None:
             common += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
@@ -885,7 +1385,7 @@ def run_seeds(args):
         stop.append(signum)
         for proc, _ in running.values():
             proc.send_signal(signum)  # each run saves its checkpoint and exits
-    handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     print(f"training seeds {', '.join(map(str, seeds))} in {jobs} parallel processes "
           f"into {out_root}/seed-<s>/", flush=True)
     t_start, last_status = time.perf_counter(), time.perf_counter()
@@ -901,6 +1401,8 @@ def run_seeds(args):
                 launched[s] = (int(row[0]) if row else 0, time.perf_counter())  # for the speed
                 err = tempfile.TemporaryFile("w+")  # the child's messages, its error last; read when it ends
                 running[s] = (subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env), err)
+                if stop:  # the signal came while Popen ran, before this run was in `running`
+                    running[s][0].send_signal(stop[0])
             time.sleep(0.2)
             for s, (proc, err) in list(running.items()):
                 if proc.poll() is not None:
@@ -908,6 +1410,8 @@ def run_seeds(args):
                     lines = [l for l in err.read().splitlines() if l.strip()]
                     err.close()
                     why = lines[-1] if lines else f"exit code {proc.returncode}"
+                    if proc.returncode < 0:  # a signal ended it before it could set its handlers
+                        why = f"stopped by {signal.Signals(-proc.returncode).name} as it started"
                     results[s] = proc.returncode
                     del running[s]
                     if proc.returncode == 0:
@@ -928,10 +1432,14 @@ def run_seeds(args):
     finally:
         for s, h in handlers.items():
             signal.signal(s, h)
+        for proc, _ in running.values():  # only when an error ends the loop: the runs save and stop
+            proc.send_signal(signal.SIGTERM)
+    saved = {s for s in seeds if os.path.exists(os.path.join(run_dir(s), "checkpoint.npz"))}
     groups = {"finished": [s for s in seeds if results.get(s) == 0],
-              "stopped, checkpoint saved": [s for s in seeds if results.get(s) in stopped],
+              "stopped, checkpoint saved": [s for s in seeds if results.get(s) in stopped and s in saved],
               "FAILED": [s for s in seeds if results.get(s) not in (None, 0, *stopped)],
-              "not started": [s for s in seeds if s not in results]}
+              "not started": [s for s in seeds if s not in results
+                              or (results[s] in stopped and s not in saved)]}
     print(f"after {format_seconds(time.perf_counter() - t_start)}: "
           + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
           + ("; continue with --resume" if stop else ""), flush=True)
@@ -947,8 +1455,13 @@ def run_seeds(args):
 # Command line
 # ---------------------------------------------------------------------------
 
-def number(kind, low, strict, what):
-    """An argparse type: a finite number of `kind` that is > low (strict) or >= low."""
+def number(kind, low, strict, what, high=None):
+    """An argparse type: a finite number of `kind` that is > low (strict) or >= low, and <= high.
+
+    An integer is at most INT_MAX unless high says less: a run stores it in its checkpoint as
+    int64 and must read it back."""
+    high = INT_MAX if high is None and kind is int else high
+
     def parse(s):
         try:
             v = kind(s)
@@ -956,8 +1469,17 @@ def number(kind, low, strict, what):
             raise argparse.ArgumentTypeError(f"not a number: {s!r}")
         if not math.isfinite(v) or v < low or (strict and v == low):
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low} ({what}), got {s}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high} ({what}), got {s}")
         return v
     return parse
+
+
+# Above this the Gumbel noise times T would overflow for some draws; long before it, every
+# character is about equally likely whatever the model says.
+TEMPERATURE_MAX = 1e6
+# A training sample is built in memory and printed whole (--length streams any length).
+SAMPLE_LENGTH_MAX = 10 ** 6
 
 
 def fraction(s):
@@ -1003,7 +1525,8 @@ def build_parser():
                         "reloading the weights does, unlike --resume")
     t.add_argument("--sample-every", metavar="N", type=number(int, 0, False, "0 never samples"),
                    help=f"draw a training sample every N iterations; 0 never (default {d['sample_every']})")
-    t.add_argument("--sample-length", metavar="N", type=number(int, 1, False, "characters"),
+    t.add_argument("--sample-length", metavar="N",
+                   type=number(int, 1, False, "characters", SAMPLE_LENGTH_MAX),
                    help=f"characters in each training sample (default {d['sample_length']})")
     t.add_argument("--log-every", metavar="N", type=number(int, 1, False, "iterations"),
                    help=f"write a loss.csv row every N iterations (default {d['log_every']})")
@@ -1044,7 +1567,8 @@ def build_parser():
                         "the argmax, so it ignores --temperature and --seed (default multinomial)")
     s.add_argument("--length", metavar="N", type=number(int, 1, False, "characters"), default=500,
                    help="characters to generate (default 500)")
-    s.add_argument("--temperature", metavar="T", type=number(float, 0, True, "softmax temperature"),
+    s.add_argument("--temperature", metavar="T",
+                   type=number(float, 0, True, "softmax temperature", TEMPERATURE_MAX),
                    default=1.0,
                    help="divide the scores by this before the softmax (default 1.0)")
     s.add_argument("--prime", metavar="TEXT",
@@ -1058,6 +1582,7 @@ def fail(message, code=1):
 
 
 def main(argv=None):
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # back from the quiet start-up
     ap = build_parser()
     ap.error = lambda message: sys.exit(fail(message, 2))  # one line, not the whole usage text
     args = ap.parse_args(argv)
@@ -1072,7 +1597,12 @@ def main(argv=None):
         return run_seeds(args) if args.seeds else train(args)
     except UserError as e:
         return fail(e)
+    except KeyboardInterrupt:  # Ctrl-C before a run set its handlers (reading the text, ...)
+        return fail("interrupted", 128 + signal.SIGINT)
+    except MemoryError:  # what the up-front estimates (check_memory, read_text) did not foresee
+        return fail("out of memory")
 
 
 if __name__ == "__main__":
+    sys.stdout = SafeStdout(sys.stdout)
     sys.exit(main())

@@ -639,9 +639,9 @@ def decoding_section(plan, out, vocabulary):
         prime = PRIME if set(PRIME) <= set(state["chars"]) else None
         index = {c: i for i, c in enumerate(state["chars"])}
         for label, strategy, temperature in DECODINGS:
-            text = m.generate(state, prime, L, strategy, temperature, seed=1)
-            given = len(text) - L
-            generated = text[given:]
+            prime_used, pieces = m.generate(state, prime, L, strategy, temperature, seed=1)
+            generated = "".join(pieces)
+            text, given = prime_used + generated, len(prime_used)
             loop = a.find_loop(generated)
             ws = a.words(generated)
             bits = a.self_bits_per_char(cell, state["params"], [index[c] for c in text], given)

@@ -62,6 +62,12 @@ def test_bad_texts(tmp_path):
     ("--seed", "x", ["--seed"]),
     ("--seed", "-3", ["--seed", ">= 0"]),
     ("--temperature", "0", ["--temperature"]),
+    # what a checkpoint cannot store and reopen (int64), or the sampler cannot use
+    ("--seed", str(2 ** 63), ["--seed", "<= 9223372036854775807"]),
+    ("--iters", str(2 ** 70), ["--iters", "<="]),
+    ("--log-every", str(2 ** 63), ["--log-every", "<="]),
+    ("--temperature", "1e308", ["--temperature", "<= 1000000.0"]),
+    ("--sample-length", "1000000000", ["--sample-length", "<= 1000000"]),
 ])
 def test_bad_numbers(tmp_path, option, value, words):
     text = write_text(tmp_path)
