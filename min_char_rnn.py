@@ -703,6 +703,9 @@ def own_run_dir(out_dir):
         who = f"process {holder}" if holder.isdigit() else "another process"
         raise UserError(f"'{out_dir}' is in use: {who} is training this run "
                         f"(one run directory, one writer); wait for it to end or stop it")
+    except OSError as e:  # a file system without locks: one writer cannot be promised there
+        os.close(fd)
+        raise UserError(f"cannot lock '{os.path.join(out_dir, LOCK_FILE)}': {e.strerror}")
     with contextlib.suppress(OSError):  # the PID only names the owner: a full disk may keep it out
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -792,9 +795,10 @@ def prepare_run(args):
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
     if args.resume:
+        if os.path.isdir(out_dir):  # (a run still before its first checkpoint is in use)
+            own_run_dir(out_dir)
         if not os.path.exists(ckpt):
             raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
-        own_run_dir(out_dir)
         state = load_checkpoint(ckpt)
         for k, v in given.items():
             if v != state["hparams"][k]:
