@@ -532,6 +532,11 @@ def test_compare_gives_runs_of_the_same_name_their_own_files(good_checkpoint, tm
     assert_one_line_error(cli("--compare", paths[0], "--samples-dir", tmp_path / "s2"),
                           "cannot write", "run.md", "is a directory")
     assert os.listdir(tmp_path / "s2") == ["run.md"]  # no temporary file left behind
+    read_only = tmp_path / "s3"
+    read_only.mkdir(mode=0o555)
+    r = subprocess.run([sys.executable, SCRIPT, "--compare", paths[0], "--samples-dir", read_only],
+                       capture_output=True, text=True, preexec_fn=without_dac_override, timeout=120)
+    assert_one_line_error(r, "cannot write", "run.md", "permission denied")
 
 
 def test_an_encoding_that_gives_a_lone_surrogate_is_refused(tmp_path):
