@@ -48,6 +48,7 @@ import subprocess
 import tempfile
 import time
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -411,7 +412,7 @@ RUN_FILES = {"loss.csv": "loss_csv_bytes", "samples.txt": "samples_txt_bytes",
 # still begins with exactly what the checkpoint saw (not, say, re-saved with CRLF line ends).
 RUN_FILE_SHA256 = {name: key.replace("_bytes", "_sha256") for name, key in RUN_FILES.items()}
 ADDED_IN_FORMAT_3 = {key: None for key in RUN_FILE_SHA256.values()}  # None: not recorded, not checked
-INT_MAX = 2 ** 63 - 1  # a checkpoint stores integers as int64: every integer option stays below
+INT_MAX = 2 ** 63 - 1  # a checkpoint stores integers as int64: no integer option may exceed it
 
 
 def cell_module(name):
@@ -534,7 +535,8 @@ def load_checkpoint(path):
         arrays = read_npz(path)
     except UserError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error,
+            RuntimeError, NotImplementedError) as e:  # (zipfile: encrypted, unknown compression)
         raise UserError(f"checkpoint '{path}' is corrupt or truncated ({type(e).__name__}: {e})")
     return checked_state(path, arrays)
 
@@ -766,6 +768,9 @@ def own_run_dir(out_dir):
         who = f"process {holder}" if holder.isdigit() else "another process"
         raise UserError(f"'{out_dir}' is in use: {who} is training this run "
                         f"(one run directory, one writer); wait for it to end or stop it")
+    except OSError as e:  # a file system without locks: one writer cannot be promised there
+        os.close(fd)
+        raise UserError(f"cannot lock '{os.path.join(out_dir, LOCK_FILE)}': {e.strerror}")
     with contextlib.suppress(OSError):  # the PID only names the owner: a full disk may keep it out
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -815,15 +820,18 @@ def check_run_files(out_dir, state):
                             f"or start a new run in another --out")
 
 
+PROCESS_BYTES = 50 * 2 ** 20  # a Python process with numpy loaded, before any array (measured ~40 MiB)
+
+
 def training_bytes(cell, vocab_size, hidden_size, seq_length):
-    """About how much memory training needs: five flat vectors as long as all parameters
-    (weights, Adagrad memory, gradients, the update's two scratch vectors), the per-step
-    arrays of lossFun for one chunk, and the sampler's block of noise."""
+    """About how much memory a training process needs: five flat vectors as long as all
+    parameters (weights, Adagrad memory, gradients, the update's two scratch vectors), the
+    per-step arrays of lossFun for one chunk, the sampler's block of noise, and the process."""
     shapes, _ = param_shapes(cell, vocab_size, hidden_size)
     n_params = sum(math.prod(shape) for shape in shapes.values())
     gates = CELL_SIZES[cell][0]
-    return 8 * (5 * n_params + 8 * seq_length * (gates * hidden_size + vocab_size)
-                + 2 * NOISE_BLOCK * vocab_size)
+    return PROCESS_BYTES + 8 * (5 * n_params + 8 * seq_length * (gates * hidden_size + vocab_size)
+                                + 2 * NOISE_BLOCK * vocab_size)
 
 
 def check_memory(hp, vocab_size, runs=1):
@@ -853,11 +861,14 @@ def prepare_run(args):
     given = {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
     if args.resume and args.init_from:
         raise UserError("--resume continues a run, --init-from starts a new one: give one of them")
+    if args.resume and os.path.isdir(out_dir):  # a run still before its first checkpoint is in use
+        own_run_dir(out_dir)
     if args.resume and not os.path.exists(ckpt):
         raise UserError(f"--resume: no checkpoint at '{ckpt}' (start the run without --resume)")
     state = None  # until the run is known: one already here, or a new one
     if os.path.exists(ckpt):  # a run is there: continue it, report it finished, or refuse
-        own_run_dir(out_dir)
+        if not args.resume:
+            own_run_dir(out_dir)
         state = load_checkpoint(ckpt)
         data = index_text(text, state, f"the run in '{out_dir}'")
         if state["text_sha256"] != text_sha256(text):
@@ -1282,7 +1293,8 @@ def compare_strategies(args):
             f.write(f"# {name}: greedy vs multinomial sampling\n\n"
                     f"Model: `{path}`, {CELLS[hp['cell']]}, after {state['n']} iterations (smoothed loss "
                     f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
-                    f"{hp['seq_length']}, learning rate {hp['learning_rate']}, training seed {hp['seed']}).\n\n"
+                    f"{hp['seq_length']}, learning rate {hp['learning_rate']}, "
+                    f"training seed {hp['seed']}).\n\n"
                     f"Both texts start from the same prime {prime!r} "
                     f"and a zero hidden state, {args.length} generated characters each; temperature "
                     f"{args.temperature}, sampling seed {seed}.\n\n"

@@ -1,6 +1,7 @@
 """Every user error: non-zero exit, one line on stderr naming the problem, no traceback, no damage."""
 import os
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -95,7 +96,7 @@ def test_resume_problems_leave_the_run_untouched(trained, tmp_path):
     assert tree_digest(run) == before
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing-array"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing-array", "encrypted", "bad-deflate"])
 def test_corrupt_checkpoint(trained, tmp_path, damage):
     text, run = trained
     copy = str(tmp_path / "copy")
@@ -106,6 +107,21 @@ def test_corrupt_checkpoint(trained, tmp_path, damage):
         open(ckpt, "wb").write(raw[: len(raw) // 2])
     elif damage == "garbage":
         open(ckpt, "wb").write(b"not a zip file at all" * 10)
+    elif damage == "encrypted":  # the flag bit in every central directory entry
+        raw = bytearray(raw)
+        for i in range(len(raw) - 8):
+            if raw[i:i + 4] == b"PK\x01\x02":
+                raw[i + 8] |= 1
+        open(ckpt, "wb").write(raw)
+    elif damage == "bad-deflate":  # a compressed checkpoint, its data damaged
+        with zipfile.ZipFile(ckpt) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        with zipfile.ZipFile(ckpt, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for n, d in members.items():
+                zf.writestr(n, d)
+        raw = bytearray(open(ckpt, "rb").read())
+        raw[200:260] = b"\xff" * 60
+        open(ckpt, "wb").write(raw)
     else:
         with np.load(ckpt) as z:
             arrays = {k: z[k] for k in z.files if k != "mWhh"}
