@@ -499,6 +499,16 @@ def reproduce(plan, section):
             + cmds + "\n")
 
 
+def focus(ax, it, *series, share=0.05, percentiles=(0, 100)):
+    """Set the y range to where the curves are after their first steep descent (the first
+    `share` of the iterations; as plot_loss.py does), so the figure shows where runs differ."""
+    it = np.asarray(it)
+    later = np.concatenate([np.asarray(s)[it >= share * it.max()] for s in series])
+    low, high = np.percentile(later, percentiles)
+    pad = 0.05 * (high - low) or 1.0
+    ax.set_ylim(low - pad, high + pad)
+
+
 def bpc_axis(ax, seq_length):
     """A right-hand axis in bits per character for a loss summed over seq_length characters."""
     k = seq_length * math.log(2)
@@ -526,6 +536,7 @@ def exercise_section(plan, out, vocabulary):
                  f"{len(curves)} seeds")
     ax.grid(True, alpha=0.3)
     ax.legend(title="run")
+    focus(ax, curves[s["seeds"][0]][0], *(c[2] for c in curves.values()))
     bpc_axis(ax, T)
     overlay = out.figure(fig, "exercise-loss")
     singles = []
@@ -534,9 +545,10 @@ def exercise_section(plan, out, vocabulary):
         ax.plot(it, loss, color="0.75", linewidth=0.5, label="chunk loss (every logged iteration)")
         ax.plot(it, smooth, color="black", linewidth=1.5, label="smoothed loss")
         ax.set(xlabel="iteration", ylabel=f"loss (sum over a {T}-character chunk, nats)",
-               title=f"Figure {i + 1}: run {i + 1} (seed {seed})")
+               title=f"Vanilla RNN, seed {seed}")
         ax.grid(True, alpha=0.3)
         ax.legend()
+        focus(ax, it, loss, smooth, percentiles=(0.5, 99.5))  # the raw loss's rare spikes may go off
         bpc_axis(ax, T)
         singles.append(out.figure(fig, f"exercise-loss-seed-{seed}"))
     all_it = sorted(set().union(*(set(c[0].tolist()) for c in curves.values())))
@@ -597,7 +609,9 @@ seeds {', '.join(map(str, runs))}, on `{plan.args.text}`. The smoothed loss is a
 ![Smoothed loss of the three seeds]({overlay})
 
 The three curves move together because every run reads the text in the same order: the bumps
-are harder and easier stretches of the text, not noise of the seed.
+are harder and easier stretches of the text, not noise of the seed. The y axis shows where the
+runs are after their first steep descent (the first 5% of the iterations start above it, from
+the uniform guess, `{T} * ln(vocabulary size)`).
 
 {seeds_md}
 
