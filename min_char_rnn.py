@@ -884,7 +884,7 @@ def prepare_run(args):
                 raise RunFinished(f"--resume: the run in '{out_dir}' is already at iteration {n}, so "
                                   f"--iters {args.iters} leaves 0 iterations to do (give a larger --iters "
                                   f"to train on); its last figures: {run_summary(out_dir, hp['seq_length'])}")
-        elif args.iters and n >= args.iters and not differ and not args.init_from:
+        elif args.iters and n >= args.iters and not differ:
             raise RunFinished(f"'{out_dir}' {ALREADY_FINISHED}: {run_summary(out_dir, hp['seq_length'])}. "
                               f"Nothing to do (--resume with a larger --iters trains on)")
         elif differ:
@@ -1292,7 +1292,7 @@ def compare_strategies(args):
         with replaced_file(out) as f:
             f.write(f"# {name}: greedy vs multinomial sampling\n\n"
                     f"Model: `{path}`, {CELLS[hp['cell']]}, after {state['n']} iterations (smoothed loss "
-                    f"{state['smooth_loss']:.2f}; hidden size {hp['hidden_size']}, seq_length "
+                    f"{state['smooth_loss']:.2f}, {per_char(state['smooth_loss'], hp['seq_length'])}; hidden size {hp['hidden_size']}, seq_length "
                     f"{hp['seq_length']}, learning rate {hp['learning_rate']}, "
                     f"training seed {hp['seed']}).\n\n"
                     f"Both texts start from the same prime {prime!r} "
@@ -1311,9 +1311,10 @@ def compare_strategies(args):
 # Several seeds in parallel processes
 # ---------------------------------------------------------------------------
 
-def seeds_table(loss_paths, seq_length):
+def seeds_table(loss_paths, seq_length, iters=0):
     """Each seed's final and lowest smoothed loss, per chunk and in bits per character, with
-    the mean and spread over the seeds: the numbers a report needs."""
+    the mean and spread over the seeds: the numbers a report needs. A run whose last row is
+    short of iters (it stopped part-way) is marked, since its figures are not final."""
     bits = lambda loss: loss / seq_length / math.log(2)  # noqa: E731
     lines, finals = [], []
     for s, path in loss_paths.items():
@@ -1325,7 +1326,9 @@ def seeds_table(loss_paths, seq_length):
         if rows:
             (it, final), (low_it, low) = rows[-1], min(rows, key=lambda r: r[1])
             finals.append(final)
-            lines.append(f"{s:>6}  {final:9.2f} {bits(final):7.3f}  {it:>9}  {low:9.2f} {bits(low):7.3f}  {low_it:>9}")
+            short = "  stopped part-way" if iters and it < iters - 1 else ""
+            lines.append(f"{s:>6}  {final:9.2f} {bits(final):7.3f}  {it:>9}  {low:9.2f} {bits(low):7.3f}  "
+                         f"{low_it:>9}{short}")
     if not lines:
         return ""
     head = (f"smoothed loss, a sum over {seq_length} characters, and bits per character:\n"
@@ -1455,7 +1458,7 @@ def run_seed_processes(args, text_path, vocab_size):
     print(f"after {format_seconds(time.perf_counter() - t_start)}: "
           + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
           + ("; continue with --resume" if stop else ""), flush=True)
-    table = seeds_table({s: os.path.join(run_dir(s), "loss.csv") for s in seeds}, seq_length)
+    table = seeds_table({s: os.path.join(run_dir(s), "loss.csv") for s in seeds}, seq_length, args.iters)
     if table:
         print(table, flush=True)
     if groups["FAILED"]:

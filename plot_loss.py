@@ -113,7 +113,7 @@ def draw(ax, runs, raw, skip, ylim):
                          markersize=4, label=f"{name}: held-out")
             shown += [v * scale for x, v in zip(*val) if x >= skip] if factor else []
     ax.set_xlabel("iteration")
-    ax.set_ylabel("smoothed loss: sum of -ln p over one chunk")
+    ax.set_ylabel(("loss" if raw else "smoothed loss") + ": sum of -ln p over one chunk")
     ax.grid(True, alpha=0.3)
     if ylim:
         ax.set_ylim(*ylim)
@@ -123,7 +123,8 @@ def draw(ax, runs, raw, skip, ylim):
         ax.set_ylim(low - pad, high + pad)
     if factor:
         right = ax.secondary_yaxis("right", functions=(lambda y: y * factor, lambda b: b / factor))
-        right.set_ylabel("bits per character (held-out curves: this axis)")
+        held = any(val for _, (_, val) in runs)
+        right.set_ylabel("bits per character" + (" (held-out curves: this axis)" if held else ""))
     elif held_ax is not None:
         held_ax.set_ylabel("held-out bits per character")
     lines = ax.get_lines() + (held_ax.get_lines() if held_ax not in (None, ax) else [])
@@ -160,6 +161,8 @@ def main(argv=None):
             raise BadInput(f"cannot write '{args.output}': give a file ending in "
                            f"{', '.join(FORMATS)}")
         runs = list(zip(run_names(args.csv), (read_run(p) for p in args.csv)))
+        if args.skip is not None and not args.skip >= 0:
+            raise BadInput(f"--skip {args.skip:g}: give a number of iterations, 0 or more")
         if args.ylim and not args.ylim[0] < args.ylim[1]:
             raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: LOW must be below HIGH")
     except BadInput as e:

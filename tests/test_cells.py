@@ -222,3 +222,16 @@ def test_plot_draws_the_heldout_curve(tmp_path):
                         "-o", tmp_path / "p.png"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert os.path.getsize(tmp_path / "p.png") > 5000
+
+
+def test_rerunning_an_init_from_command_reports_the_finished_run(tmp_path):
+    from helpers import tree_digest
+    text = write_text(tmp_path)
+    base, again = tmp_path / "base", tmp_path / "again"
+    assert cli(text, *SMALL, "--iters", 50, "--out", base).returncode == 0
+    args = [text, *SMALL, "--iters", 30, "--init-from", base / "checkpoint.npz", "--out", again]
+    assert cli(*args).returncode == 0
+    before = tree_digest(again)
+    r = cli(*args)
+    assert r.returncode == 0 and "already holds this run, finished" in r.stdout, r.stderr
+    assert tree_digest(again) == before

@@ -161,3 +161,17 @@ def test_read_samples_and_training_speed(tmp_path):
     assert report.training_speed(log) == (4000 / 6.0, 6.0)
     assert all(math.isnan(v) for v in report.training_speed(tmp_path / "none.log"))
     np.testing.assert_allclose(report.trailing_mean([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+
+
+def test_report_never_replaces_a_folder_it_did_not_write(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("months of work")
+    (tmp_path / "notes.md").write_text("notes")
+    for target in (mine, tmp_path / "notes.md"):
+        r = run_report("--scale", "tiny", "--samples-dir", target, "--runs-dir", tmp_path / "runs")
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "new or empty folder" in r.stderr
+    assert (mine / "thesis.tex").read_text() == "months of work"
+    assert (tmp_path / "notes.md").read_text() == "notes"
+    assert not (tmp_path / "runs").exists()
