@@ -1176,7 +1176,8 @@ def build_parser():
                     help="where the runs go (default runs/report/<scale>)")
     ap.add_argument("--samples-dir", metavar="DIR", default="samples",
                     help="the report's folder, replaced as a whole (default samples)")
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--jobs", type=m.number(int, 1, False, "training runs at a time"),
+                    default=min(2, os.cpu_count() or 1),
                     help="training runs at a time (default 2, or 1 on one core)")
     return ap
 
