@@ -1189,7 +1189,6 @@ def main(argv=None):
         return 2
     args.scale = "quick" if args.quick else (args.scale or "full")
     args.runs_dir = args.runs_dir or os.path.join("runs", "report", args.scale)
-    args.jobs = max(1, args.jobs)
     # the command that makes this report again, as the page shows it
     cmd = ["python report.py"]
     if args.scale != "full":
