@@ -37,6 +37,7 @@ import argparse
 import atexit
 import contextlib
 import csv
+import ctypes
 import fcntl
 import hashlib
 import importlib
@@ -600,7 +601,7 @@ def checked_state(path, arrays):
     try:
         bit_generator = np.random.PCG64()
         bit_generator.state = json.loads(scalar("rng_state", "U"))
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
         raise corrupt("rng_state", f"is not a PCG64 state ({type(e).__name__}: {e})")
     shapes, state_shape = param_shapes(hparams["cell"], len(chars), hparams["hidden_size"])
     for k in (*PARAM_NAMES, *("m" + k for k in PARAM_NAMES), "hprev"):
@@ -1364,6 +1365,13 @@ def text_file_for_children(path, text):
         yield f.name
 
 
+def stop_with_parent():
+    """In a --seeds child, before it starts: a SIGTERM when the parent dies, however it dies
+    (kill -9 too), so the run saves its checkpoint and ends instead of training on unowned."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux only: elsewhere, nothing
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
 def run_seed_processes(args, text_path, vocab_size):
     """run_seeds, once the text is known to be good and readable by every child."""
     encoding = args.encoding if text_path == args.text else "utf-8"
@@ -1415,7 +1423,8 @@ def run_seed_processes(args, text_path, vocab_size):
                 row = last_row(os.path.join(run_dir(s), "loss.csv")) if "--resume" in cmd else None
                 launched[s] = (int(row[0]) if row else 0, time.perf_counter())  # for the speed
                 err = tempfile.TemporaryFile("w+")  # the child's messages, its error last; read when it ends
-                running[s] = (subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env), err)
+                running[s] = (subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env,
+                                               preexec_fn=stop_with_parent), err)
                 if stop:  # the signal came while Popen ran, before this run was in `running`
                     running[s][0].send_signal(stop[0])
             time.sleep(0.2)
@@ -1458,7 +1467,8 @@ def run_seed_processes(args, text_path, vocab_size):
     print(f"after {format_seconds(time.perf_counter() - t_start)}: "
           + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
           + ("; continue with --resume" if stop else ""), flush=True)
-    table = seeds_table({s: os.path.join(run_dir(s), "loss.csv") for s in seeds}, seq_length, args.iters)
+    table = seeds_table({s: os.path.join(run_dir(s), "loss.csv") for s in seeds if s not in groups["FAILED"]},
+                        seq_length, args.iters)  # a failed seed's folder may hold another run
     if table:
         print(table, flush=True)
     if groups["FAILED"]:
@@ -1619,5 +1629,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    if sys.stdout is None:  # started with stdout closed (>&-): what it would print goes nowhere
+        sys.stdout = open(os.devnull, "w")
     sys.stdout = SafeStdout(sys.stdout)
     sys.exit(main())

@@ -153,6 +153,7 @@ def main(argv=None):
                     help="title of each --separate figure; {run} is replaced by the run's name "
                          "(default '{run}')")
     ap.add_argument("--show", action="store_true", help="also open a window")
+    ap.error = lambda message: sys.exit(print(f"plot_loss.py: error: {message}", file=sys.stderr) or 2)
     args = ap.parse_args(argv)
 
     try:
@@ -163,6 +164,8 @@ def main(argv=None):
         runs = list(zip(run_names(args.csv), (read_run(p) for p in args.csv)))
         if args.skip is not None and not args.skip >= 0:
             raise BadInput(f"--skip {args.skip:g}: give a number of iterations, 0 or more")
+        if args.ylim and not all(math.isfinite(y) and abs(y) < 1e100 for y in args.ylim):
+            raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: give two finite limits a loss can have")
         if args.ylim and not args.ylim[0] < args.ylim[1]:
             raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: LOW must be below HIGH")
     except BadInput as e:

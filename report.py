@@ -29,6 +29,7 @@ if __name__ == "__main__":
         os.environ.setdefault(_var, "1")
 
 import argparse
+import contextlib
 import csv
 import datetime
 import math
@@ -116,6 +117,8 @@ class Plan:
         self.args, self.s = args, scale
         self.root = args.runs_dir
         self.text = m.read_text(args.text)
+        if len(set(self.text)) < 2:  # nothing to predict: every analysis would be empty
+            raise ReportError(f"'{args.text}' has only one distinct character: give a real text")
         self.sha = m.text_sha256(self.text)
         self.commands = {}  # section -> the trainer commands it ran (or would run), for the page
         self.env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
@@ -1183,7 +1186,9 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    ap.error = lambda message: sys.exit(print(f"report.py: error: {message}", file=sys.stderr) or 2)
+    args = ap.parse_args(argv)
     if args.quick and args.scale not in (None, "quick"):
         print("report.py: error: --quick and --scale disagree", file=sys.stderr)
         return 2
@@ -1257,6 +1262,15 @@ below comes from the runs in `{args.runs_dir}`; the CSV file beside each figure 
         return 1
     except ReportError as e:
         print(f"report.py: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of the progress lines went away (`| head -1`): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as e:  # a full disk, a runs or samples folder that is a file, ...
+        where = f" '{e.filename}'" if e.filename else ""
+        print(f"report.py: error: cannot write{where}: {e.strerror or e}; the runs keep their "
+              f"checkpoints: run the same command again once the cause is gone", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"report.py: stopped; every run saved its checkpoint: run the same command again to "

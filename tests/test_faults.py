@@ -544,3 +544,54 @@ def test_an_encoding_that_gives_a_lone_surrogate_is_refused(tmp_path):
     path.write_bytes(b"+2D0-" + TEXT.encode())  # utf-7 for U+D83D alone
     r = cli(path, "--encoding", "utf-7", "--out", tmp_path / "run")
     assert_one_line_error(r, "lone surrogate", "U+D83D", "--encoding")
+
+
+def test_started_with_stdout_closed_trains_and_samples(tmp_path):
+    text = write_text(tmp_path)
+    run = tmp_path / "run"
+    sh = f"{sys.executable} {SCRIPT} {text} {' '.join(SMALL)} --iters 100 --out {run} >&-"
+    r = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert int(read_rows(str(run))[-1]["iteration"]) == 99
+    sh = f"{sys.executable} {SCRIPT} --sample-from {run}/checkpoint.npz --length 50 >&-"
+    r = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_a_random_generator_state_out_of_range_is_named(tmp_path):
+    import json
+    text = write_text(tmp_path)
+    run = tmp_path / "run"
+    assert cli(text, *SMALL, "--iters", 20, "--out", run).returncode == 0
+    arrays = dict(np.load(run / "checkpoint.npz"))
+    rng = json.loads(str(arrays["rng_state"]))
+    for value in (2 ** 200, -1):
+        rng["state"]["state"] = value
+        arrays["rng_state"] = np.str_(json.dumps(rng))
+        np.savez(tmp_path / "bad.npz", **arrays)
+        assert_one_line_error(cli("--sample-from", tmp_path / "bad.npz"), "rng_state")
+
+
+def test_killing_the_seeds_parent_stops_its_runs(tmp_path):
+    text = write_text(tmp_path)
+    group = tmp_path / "group"
+    proc = subprocess.Popen([sys.executable, SCRIPT, text, *SMALL, "--iters", "10000000", "--seeds", "1", "2",
+                             "--checkpoint-every", "100", "--out", str(group)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: all((group / f"seed-{s}" / "checkpoint.npz").exists() for s in (1, 2)))
+    proc.kill()  # kill -9: the parent cannot pass anything on
+    proc.wait()
+
+    def unlocked(run):  # the child that owned the run has ended
+        import fcntl
+        with open(run / "run.lock", "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+    # the children saw their parent die: they saved and ended, so the group resumes
+    assert wait_for(lambda: all(unlocked(group / f"seed-{s}") for s in (1, 2)), timeout=30)
+    r = cli(text, "--iters", 20, "--seeds", 1, 2, "--out", group, "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "in use" not in r.stdout
