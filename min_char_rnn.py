@@ -485,11 +485,20 @@ def save_checkpoint(path, state):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        if os.path.exists(path):  # the one before stays as PREVIOUS (a hard link: no copy)
+            os.link(path, previous(path) + ".tmp")
+            os.replace(previous(path) + ".tmp", previous(path))
         os.replace(tmp, path)
     except OSError as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise write_error(path, e) from None
+
+
+def previous(path):
+    """Where save_checkpoint keeps the checkpoint before the last: if training diverges right
+    after a checkpoint, that one holds the state that diverged, and this one is the last good."""
+    return path.removesuffix(".npz") + ".previous.npz"
 
 
 def read_npz(path):
@@ -1003,12 +1012,33 @@ class RunLog:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
 
 
+def drop_diverged(ckpt, state, n):
+    """If the checkpoint on disk is of iteration n, it holds the weights whose loss was not
+    finite: put the one before back in its place, or (there was none) set it aside."""
+    if state["n"] != n or not os.path.exists(ckpt):
+        return
+    try:
+        if os.path.exists(previous(ckpt)):
+            os.replace(previous(ckpt), ckpt)
+        else:
+            os.replace(ckpt, diverged(ckpt))
+    except OSError as e:
+        raise write_error(ckpt, e) from None
+
+
+def diverged(ckpt):
+    return ckpt.removesuffix(".npz") + ".diverged.npz"
+
+
 def kept_checkpoint(ckpt):
     """What a run that stopped on an error leaves to go on from, for its error message."""
     try:
         with np.load(ckpt) as z:
             n = int(z["n"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        if os.path.exists(diverged(ckpt)):
+            return (f"no good checkpoint is left: the only one held the weights that diverged "
+                    f"(set aside as '{diverged(ckpt)}'); start the run again")
         return "no checkpoint was written yet"
     return f"the last good checkpoint '{ckpt}' (iteration {n}) is kept: --resume continues from it"
 
@@ -1113,6 +1143,7 @@ def train(args):
                 loss, dWxh, dWhh, dWhy, dbh, dby, hprev = cell.lossFun(inputs, targets, hprev, params,
                                                                        grad_vec)
                 if not math.isfinite(loss):
+                    drop_diverged(ckpt, state, n)
                     raise UserError(f"the loss became {loss} at iteration {n}: stopping "
                                     f"(try a smaller --learning-rate)")
                 smooth_loss = smooth_loss * 0.999 + loss * 0.001

@@ -595,3 +595,25 @@ def test_killing_the_seeds_parent_stops_its_runs(tmp_path):
     r = cli(text, "--iters", 20, "--seeds", 1, 2, "--out", group, "--resume")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "in use" not in r.stdout
+
+
+def test_the_kept_checkpoint_is_one_whose_loss_was_finite(tmp_path):
+    text = write_text(tmp_path)
+    # 1e308: the first update leaves finite but enormous weights, whose loss is NaN
+    run = str(tmp_path / "run")
+    r = cli(text, *SMALL, "--iters", 50, "--checkpoint-every", 1, "--learning-rate", "1e308", "--out", run)
+    one_line(r.stderr, "loss became nan at iteration 1", "no good checkpoint", "diverged")
+    assert not os.path.exists(os.path.join(run, "checkpoint.npz"))
+    assert os.path.exists(os.path.join(run, "checkpoint.diverged.npz"))
+    # with a checkpoint before it, that one is put back
+    run = str(tmp_path / "run2")
+    assert cli(text, *SMALL, "--iters", 50, "--checkpoint-every", 1, "--out", run).returncode == 0
+    ckpt = os.path.join(run, "checkpoint.npz")
+    arrays = dict(np.load(ckpt))
+    arrays["learning_rate"] = np.float64(1e308)
+    np.savez(ckpt, **arrays)
+    r = cli(text, "--resume", "--iters", 100, "--checkpoint-every", 1, "--out", run)
+    one_line(r.stderr, "loss became nan at iteration 51", "last good checkpoint", "(iteration 50)")
+    assert m.load_checkpoint(ckpt)["n"] == 50
+    r = cli("--sample-from", ckpt, "--length", 50)
+    assert r.returncode == 0 and len(r.stdout) == 1 + 50 + 1 and r.stderr == "", r.stderr

@@ -135,8 +135,13 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
     r = cli(text, *SMALL, "--iters", 500, "--checkpoint-every", 1, "--learning-rate", "1e308", "--out", run)
     assert r.returncode != 0
     assert "loss became nan" in r.stderr and r.stderr.count("\n") == 1, r.stderr
-    with np.load(os.path.join(run, "checkpoint.npz")) as z:
-        assert all(np.isfinite(z[k]).all() for k in WEIGHTS)
+    # the only checkpoint (iteration 1) held finite weights whose loss was NaN: not a good one,
+    # so it is set aside and the message says no good checkpoint is left (test_faults.py has
+    # the case where an earlier, good one is put back)
+    assert "no good checkpoint" in r.stderr
+    assert not os.path.exists(os.path.join(run, "checkpoint.npz"))
+    with np.load(os.path.join(run, "checkpoint.diverged.npz")) as z:
+        assert all(np.isfinite(z[k]).all() for k in WEIGHTS) and int(z["n"]) == 1
 
 
 def test_default_output_folder_follows_the_seed(tmp_path):
