@@ -481,6 +481,8 @@ def save_checkpoint(path, state):
         arrays["m" + name] = state["mem"][name]
     tmp = path + ".tmp"
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)  # whatever is there (a link planted to elsewhere, say) is not written through
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -538,6 +540,10 @@ def load_checkpoint(path):
     """
     if not os.path.isfile(path):
         raise UserError(f"no checkpoint at '{path}'")
+    try:
+        open(path, "rb").close()
+    except OSError as e:
+        raise UserError(f"cannot read checkpoint '{path}': {e.strerror}")
     if not zipfile.is_zipfile(path):
         raise UserError(f"'{path}' is not a checkpoint (one is the checkpoint.npz of a run folder), "
                         f"or it is corrupt or truncated")
@@ -854,7 +860,7 @@ def check_memory(hp, vocab_size, runs=1):
         raise UserError(f"{what}a {CELLS[hp['cell']]} with hidden size {hp['hidden_size']}, "
                         f"{vocab_size} characters and seq_length {hp['seq_length']} {verb} about "
                         f"{len_gib(need)} of memory (weights, Adagrad memory, gradients), more than "
-                        f"the {len_gib(have)} available; choose a smaller --hidden-size"
+                        f"the {len_gib(have)} available; choose a smaller --hidden-size or --seq-length"
                         + (" or fewer --jobs" if runs > 1 else ""))
 
 
@@ -1036,6 +1042,8 @@ def kept_checkpoint(ckpt):
         with np.load(ckpt) as z:
             n = int(z["n"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        if not os.path.isdir(os.path.dirname(ckpt) or "."):
+            return f"the run folder '{os.path.dirname(ckpt)}' is gone, and its checkpoints with it"
         if os.path.exists(diverged(ckpt)):
             return (f"no good checkpoint is left: the only one held the weights that diverged "
                     f"(set aside as '{diverged(ckpt)}'); start the run again")
@@ -1503,6 +1511,8 @@ def run_seed_processes(args, text_path, vocab_size):
     if table:
         print(table, flush=True)
     if groups["FAILED"]:
+        print(f"min_char_rnn.py: error: seed {', '.join(map(str, groups['FAILED']))} failed (the reason "
+              f"is above)", file=sys.stderr, flush=True)
         return 1
     return 128 + stop[0] if stop else 0
 
@@ -1642,6 +1652,8 @@ def main(argv=None):
     ap = build_parser()
     ap.error = lambda message: sys.exit(fail(message, 2))  # one line, not the whole usage text
     args = ap.parse_args(argv)
+    if args.out == "":
+        return fail("--out is empty: give a folder, or leave the option out for runs/seed-<seed>", 2)
     try:
         if args.sample_from:
             return sample_from_checkpoint(args)

@@ -30,10 +30,12 @@ def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss
     """The named columns as lists of numbers; optional columns are None where the file lacks them."""
     if os.path.isdir(path):
         raise BadInput(f"'{path}' is a folder: give the loss.csv inside it")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise BadInput(f"'{path}': no such file")
+    if not os.path.isfile(path):
+        raise BadInput(f"'{path}' is not a regular file: give a loss.csv")
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: as a spreadsheet may save it
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise BadInput(f"'{path}': cannot be read as CSV ({e})")

@@ -181,3 +181,17 @@ def test_help_and_small_tools(trained, tmp_path):
     bench = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
                             "--iters", "0"], capture_output=True, text=True)
     assert bench.returncode == 2 and "--iters" in bench.stderr and "Traceback" not in bench.stderr
+
+
+def test_empty_out_and_a_spreadsheet_saved_loss_csv(trained, tmp_path):
+    import subprocess
+    import sys
+    from helpers import ROOT
+    text, run = trained
+    assert_one_line_error(cli(text, "--out", ""), "--out is empty")
+    # a loss.csv re-saved with a byte-order mark, as a spreadsheet does, still plots
+    bom = tmp_path / "loss.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + open(os.path.join(run, "loss.csv"), "rb").read())
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "plot_loss.py"), bom, "-o", tmp_path / "p.png"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "p.png").exists(), r.stderr
