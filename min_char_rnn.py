@@ -764,7 +764,7 @@ ALREADY_FINISHED = "already holds this run, finished"  # also how --seeds tells 
 LOCK_FILE = "run.lock"  # in every run directory: whoever holds its flock is the run's one writer
 
 
-def own_run_dir(out_dir):
+def own_run_dir(out_dir, what="training this run"):
     """Make this process the one writer of out_dir, for as long as it lives.
 
     An exclusive flock on out_dir/run.lock, which holds the owner's PID so that a refused
@@ -782,7 +782,7 @@ def own_run_dir(out_dir):
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         os.close(fd)
         who = f"process {holder}" if holder.isdigit() else "another process"
-        raise UserError(f"'{out_dir}' is in use: {who} is training this run "
+        raise UserError(f"'{out_dir}' is in use: {who} is {what} "
                         f"(one run directory, one writer); wait for it to end or stop it")
     except OSError as e:  # a file system without locks: one writer cannot be promised there
         os.close(fd)
@@ -1430,6 +1430,7 @@ def run_seed_processes(args, text_path, vocab_size):
                     setattr(args, k, v)
     check_memory({**HPARAM_DEFAULTS, **{k: getattr(args, k) for k in HPARAM_DEFAULTS
                                         if getattr(args, k) is not None}}, vocab_size, jobs)
+    own_run_dir(out_root, "running a --seeds group there")  # one group per folder, as one writer per run
     common = [text_path, "--iters", str(args.iters), "--checkpoint-every", str(args.checkpoint_every),
               "--encoding", encoding, "--print-interval", "1e9"]
     for k in HPARAM_DEFAULTS:

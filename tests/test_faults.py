@@ -617,3 +617,18 @@ def test_the_kept_checkpoint_is_one_whose_loss_was_finite(tmp_path):
     assert m.load_checkpoint(ckpt)["n"] == 50
     r = cli("--sample-from", ckpt, "--length", 50)
     assert r.returncode == 0 and len(r.stdout) == 1 + 50 + 1 and r.stderr == "", r.stderr
+
+
+def test_a_second_seeds_group_on_one_folder_is_refused(tmp_path):
+    text = write_text(tmp_path)
+    group = tmp_path / "group"
+    first = subprocess.Popen([sys.executable, SCRIPT, text, *SMALL, "--iters", "10000000", "--seeds", "1", "2",
+                              "--out", str(group)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: (group / "seed-1" / "loss.csv").exists())
+        r = cli(text, *SMALL, "--iters", 100, "--seeds", 1, 2, 3, "--out", group)
+        assert_one_line_error(r, "is in use", f"process {first.pid}", "--seeds group")
+        assert not (group / "seed-3").exists()
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=60)
