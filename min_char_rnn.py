@@ -401,6 +401,7 @@ HPARAM_DEFAULTS = {"hidden_size": 100, "seq_length": 25, "learning_rate": 0.1, "
 ADDED_IN_FORMAT_2 = {"cell": "rnn", "val_frac": 0.0, "eval_every": HPARAM_DEFAULTS["eval_every"],
                      "val_csv_bytes": 0}
 LOSS_CSV_HEADER = "iteration,loss,smooth_loss,smooth_bpc,clipped"  # loss.csv, see train's log_row
+VAL_CSV_HEADER = "iteration,val_bpc"  # val.csv, see train's evaluate
 CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
 # Per cell: gate blocks in Wxh, Whh and bh, and the carried state's size, both in units of
 # the hidden size (the shapes that init_params and zero_state give, known without allocating).
@@ -947,7 +948,8 @@ def prepare_run(args):
 
 # How each log file of a run begins (train writes these first): a file by that name that
 # begins otherwise is not a run's, and is never deleted.
-RUN_FILE_STARTS = {"loss.csv": b"iteration,", "samples.txt": b"--- iteration ", "val.csv": b"iteration,"}
+RUN_FILE_STARTS = {"loss.csv": b"iteration,", "samples.txt": b"--- iteration ",
+                   "val.csv": VAL_CSV_HEADER.encode()}  # (old runs' loss.csv: three columns)
 
 
 def discard_dead_logs(out_dir):
@@ -1098,7 +1100,7 @@ def train(args):
                 with open(paths["loss.csv"], "rb") as f:
                     columns = f.readline().count(b",") + 1
             if "val.csv" in logs and logs["val.csv"].tell() == 0:
-                logs["val.csv"].write(b"iteration,val_bpc\n")
+                logs["val.csv"].write(VAL_CSV_HEADER.encode() + b"\n")
 
             def checkpoint():
                 for name, f in logs.items():

@@ -81,6 +81,13 @@ def checkpoint_n(run):
         return int(z["n"])
 
 
+def resumes_exactly(text, run, reference, args, iters):
+    """--resume of run up to iters gives what an undisturbed run of args up to iters holds."""
+    r = cli(text, "--resume", "--iters", iters, "--out", run)
+    assert r.returncode == 0, r.stderr
+    same_run(reference(*args, "--iters", iters), run)
+
+
 # --- one writer per run directory ------------------------------------------------------
 
 def test_a_second_writer_is_refused_and_kill_9_leaves_nothing_to_clean(tmp_path, reference):
@@ -97,10 +104,7 @@ def test_a_second_writer_is_refused_and_kill_9_leaves_nothing_to_clean(tmp_path,
     assert owner.poll() is None, "the owner must still be training, undisturbed"
     owner.kill()  # kill -9: the lock goes with the process
     owner.communicate(timeout=60)
-    iters = checkpoint_n(run) + 300
-    r = cli(text, "--iters", iters, "--out", run, "--resume")  # at once, no clean-up
-    assert r.returncode == 0, r.stderr
-    same_run(reference(*args, "--iters", iters), run)
+    resumes_exactly(text, run, reference, args, checkpoint_n(run) + 300)  # at once, no clean-up
 
 
 def test_two_starts_at_the_same_moment_give_one_run(tmp_path, reference):
@@ -204,9 +208,7 @@ def test_format_2_checkpoints_still_load_and_resume(tmp_path, reference):
     arrays["format"] = np.int64(2)
     np.savez(ckpt, **arrays)
     assert m.load_checkpoint(ckpt)["loss_csv_sha256"] is None
-    r = cli(text, "--resume", "--iters", 300, "--out", run)
-    assert r.returncode == 0, r.stderr
-    same_run(reference(*SMALL, "--iters", 300), run)
+    resumes_exactly(text, run, reference, SMALL, 300)
 
 
 # --- I/O faults mid-run -------------------------------------------------------------------
@@ -250,9 +252,7 @@ def test_a_full_disk_stops_in_one_line_and_resume_is_exact(tmp_path, reference, 
         assert 0 < n < 1500
         if fault == "disk-full":
             subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
-        r = cli(text, "--resume", "--iters", 1500, "--out", run)  # the cause is gone: continue
-        assert r.returncode == 0, r.stderr
-        same_run(reference(*FILLING, "--iters", 1500), run)
+        resumes_exactly(text, run, reference, FILLING, 1500)  # the cause is gone: continue
     finally:
         if fault == "disk-full":
             subprocess.run(["umount", str(disk)])
@@ -286,10 +286,7 @@ def test_output_folder_made_read_only_or_deleted(tmp_path, reference, fault):
     if fault == "deleted":
         return
     os.chmod(run, 0o755)
-    iters = checkpoint_n(run) + 300
-    r = cli(text, "--resume", "--iters", iters, "--out", run)
-    assert r.returncode == 0, r.stderr
-    same_run(reference(*args, "--iters", iters), run)
+    resumes_exactly(text, run, reference, args, checkpoint_n(run) + 300)
 
 
 def test_closed_stdout_stops_training_cleanly(tmp_path, reference):
