@@ -1,10 +1,11 @@
 """The analyses behind report.py: plain functions over weights, index arrays and numbers.
 
+A library, not a command: report.py (its sections in report_sections/) imports it.
 Nothing here reads or writes files, trains, or plots: report.py does that and calls these.
 Each function answers one of the exercise's "why" questions and is checked on a small case
 in tests/test_analysis.py.
 
-    loss curves         bits_per_char, curve_summary, spread
+    loss curves         curve_summary, spread (bits per character: charrnn.logs.bits_per_char)
     samples             words, known_word_share, distinct_ngram_share, find_loop,
                         self_bits_per_char, rank_samples
     restarts            update_sizes, mean_abs_update, moved_share, window_mean
@@ -16,24 +17,23 @@ k steps earlier, state_{t-k}, state_gradients returns d loss_t / d state_{t-k} f
 by backpropagating one vector through the recurrence (a vector-Jacobian product per step),
 for many positions t at once. The Jacobians are written out here for each cell, apart from
 the cell modules, so the tests can hold them against finite differences of the modules'
-own forward pass (advance).
+own forward pass (their step).
 """
-import math
 import re
 
 import numpy as np
 
-PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
+from charrnn.logs import bits_per_char
+from min_char_rnn import PARAM_NAMES, heldout_loss
+
+
+USAGE = ("analysis.py: the analyses behind report.py, a library of functions with nothing to run; "
+         "use `python report.py` (or import analysis)")
 
 
 # ---------------------------------------------------------------------------
 # Loss curves
 # ---------------------------------------------------------------------------
-
-def bits_per_char(chunk_loss, seq_length):
-    """A loss summed over a chunk of seq_length characters (nats) as bits per character."""
-    return np.asarray(chunk_loss, dtype=float) / seq_length / math.log(2)
-
 
 def curve_summary(iterations, smooth_loss):
     """Final and lowest value of a smoothed-loss curve: (final, lowest, iteration of lowest)."""
@@ -102,13 +102,14 @@ def self_bits_per_char(cell, params, ixs, n_given):
 
     ixs: the prime (n_given characters) followed by what was generated from it; the text is
     read from a zero state, as generation primes it, and the prime's own characters are not
-    counted (their targets are padding, -1). cell: the cell's module (its heldout_loss).
+    counted (their targets are padding, -1). cell: the cell's module, for the trainer's
+    held-out loss (min_char_rnn.heldout_loss).
     """
     ixs = np.asarray(ixs, dtype=np.intp)
     inputs, targets = ixs[:-1].copy(), ixs[1:].copy()
     targets[:n_given - 1] = -1  # position i predicts ixs[i + 1]: the prime is given, not scored
-    nats = cell.heldout_loss(inputs[:, None], targets[:, None], params)
-    return nats / (len(ixs) - n_given) / math.log(2)
+    nats = heldout_loss(inputs[:, None], targets[:, None], params, cell)
+    return bits_per_char(nats, len(ixs) - n_given)
 
 
 def rank_samples(samples, vocabulary, min_words=10):
@@ -326,3 +327,7 @@ def decay_per_step(k, norms, lo, hi):
     sel = (k >= lo) & (k <= hi)
     slope = np.polyfit(k[sel], np.log10(np.maximum(norms[sel], 1e-300)), 1)[0]
     return float(10 ** slope)
+
+
+if __name__ == "__main__":
+    print(USAGE)

@@ -17,53 +17,52 @@ import math
 import os
 import sys
 
+from charrnn.logs import read_log
+from charrnn.system import UserError, fail
+
+
+PROG = "plot_loss.py"
 FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 STYLES = ("-", "--", "-.", ":")  # one per run, so the curves stay apart in greyscale too
 MARKERS = ("o", "s", "^", "D", "v")
 
 
-class BadInput(Exception):
-    """A file or option the user gave cannot be plotted: one line on stderr, no traceback."""
-
-
 def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss", optional=()):
-    """The named columns as lists of numbers; optional columns are None where the file lacks them."""
-    if os.path.isdir(path):
-        raise BadInput(f"'{path}' is a folder: give the loss.csv inside it")
-    if not os.path.exists(path):
-        raise BadInput(f"'{path}': no such file")
-    if not os.path.isfile(path):
-        raise BadInput(f"'{path}' is not a regular file: give a loss.csv")
+    """The named columns as lists of numbers; optional columns are None where the file lacks them.
+    Read by charrnn.logs.read_log (a folder, a missing or empty file, a row that is not a log's
+    row are its UserErrors); here every value must be a number a loss can have."""
+    log = read_log(path, kind)
+    if not set(columns) <= set(log):
+        raise UserError(f"'{path}' is not a {kind} log: its header needs {', '.join(columns)}")
+    if not log[columns[0]]:
+        raise UserError(f"'{path}' has no {kind} rows yet")
+    names = list(columns) + [c for c in optional if c in log]
+    data = {k: [] for k in names}
+    for i in range(len(log["iteration"])):
+        for k, v in zip(names, row_values(path, kind, log, names, i)):
+            data[k].append(v)
+    return tuple(data.get(k) for k in (*columns, *optional))
+
+
+def row_values(path, kind, log, names, i):
+    """The values of the named columns in row i of a log read by read_log, as numbers."""
+    row = ",".join(log[h][i] for h in log)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: as a spreadsheet may save it
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise BadInput(f"'{path}': cannot be read as CSV ({e})")
-    if not rows:
-        raise BadInput(f"'{path}' is empty")
-    header = [c.strip() for c in rows[0]]
-    if not set(columns) <= set(header):
-        raise BadInput(f"'{path}' is not a {kind} log: its header needs {', '.join(columns)}")
-    names = list(columns) + [c for c in optional if c in header]
-    cols = [header.index(k) for k in names]
-    data = tuple([] for _ in names)
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        try:
-            values = [float(row[c]) for c in cols]
-        except (IndexError, ValueError):
-            if lineno == len(rows):  # a run killed mid-write may leave half a last line
-                break
-            raise BadInput(f"'{path}' line {lineno} is not a {kind} row: {','.join(row)!r}")
-        if not all(math.isfinite(v) and abs(v) < 1e100 for v in values):
-            raise BadInput(f"'{path}' line {lineno} holds a value no loss can have: {','.join(row)!r}")
-        for out, v in zip(data, values):
-            out.append(v)
-    if not data[0]:
-        raise BadInput(f"'{path}' has no {kind} rows yet")
-    found = dict(zip(names, data))
-    return tuple(found.get(k) for k in (*columns, *optional))
+        values = [float(log[k][i]) for k in names]
+    except ValueError:
+        raise UserError(f"'{path}' line {line_of(path, log['iteration'][i])} is not a {kind} row: "
+                        f"{row!r}") from None
+    if not all(math.isfinite(v) and abs(v) < 1e100 for v in values):
+        raise UserError(f"'{path}' line {line_of(path, log['iteration'][i])} holds a value no loss "
+                        f"can have: {row!r}")
+    return values
+
+
+def line_of(path, iteration):
+    """The number of the line that holds the row read for an iteration (its last row), for a
+    message."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return [n for n, row in enumerate(csv.reader(f), start=1) if row and row[0] == iteration][-1]
 
 
 def read_run(path):
@@ -75,14 +74,17 @@ def read_run(path):
     return read_loss_csv(path, optional=("smooth_bpc",)), held_out
 
 
+def run_name(path, depth):
+    """A run's name from the last `depth` folders of its path (and the file's stem, unless loss)."""
+    parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
+    stem = os.path.splitext(parts[-1])[0]
+    return "-".join(parts[-1 - depth:-1] if stem == "loss" else [*parts[-depth:-1], stem])
+
+
 def run_names(paths):
     """A distinct name per file: runs/seed-1/loss.csv -> seed-1; two seed-1 folders -> a-seed-1, b-seed-1."""
-    def name(path, depth):
-        parts = os.path.normpath(os.path.abspath(path)).split(os.sep)
-        stem = os.path.splitext(parts[-1])[0]
-        return "-".join(parts[-1 - depth:-1] if stem == "loss" else [*parts[-depth:-1], stem])
     for depth in range(1, 6):
-        names = [name(p, depth) for p in paths]
+        names = [run_name(p, depth) for p in paths]
         if len(set(names)) == len(names):
             return names
     return [f"{n}-{i}" for i, n in enumerate(names, start=1)]
@@ -93,6 +95,19 @@ def bits_per_unit(runs):
     factors = {round(bpc[-1] / smooth[-1], 12) for _, ((_, _, smooth, bpc), _) in runs if bpc and smooth[-1]}
     missing = any(not bpc for _, ((_, _, _, bpc), _) in runs)
     return factors.pop() if len(factors) == 1 and not missing else None
+
+
+class Scale:
+    """y -> y * factor and back: the conversion of the bits-per-character axis."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, y):
+        return y * self.factor
+
+    def inverse(self, b):
+        return b / self.factor
 
 
 def draw(ax, runs, raw, skip, ylim):
@@ -124,17 +139,18 @@ def draw(ax, runs, raw, skip, ylim):
         pad = 0.05 * (high - low) or 0.05 * abs(high) or 1.0
         ax.set_ylim(low - pad, high + pad)
     if factor:
-        right = ax.secondary_yaxis("right", functions=(lambda y: y * factor, lambda b: b / factor))
+        scale = Scale(factor)
+        right = ax.secondary_yaxis("right", functions=(scale.forward, scale.inverse))
         held = any(val for _, (_, val) in runs)
         right.set_ylabel("bits per character" + (" (held-out curves: this axis)" if held else ""))
     elif held_ax is not None:
         held_ax.set_ylabel("held-out bits per character")
     lines = ax.get_lines() + (held_ax.get_lines() if held_ax not in (None, ax) else [])
-    ax.legend(lines, [l.get_label() for l in lines], fontsize="small")
+    ax.legend(lines, [line.get_label() for line in lines], fontsize="small")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(
+def build_parser():
+    ap = Parser(
         description="Plot min_char_rnn.py loss curves from loss.csv files (and the held-out "
                     "bits per character from the val.csv beside them).")
     ap.add_argument("csv", nargs="+", help="loss.csv files, one per run")
@@ -155,29 +171,42 @@ def main(argv=None):
                     help="title of each --separate figure; {run} is replaced by the run's name "
                          "(default '{run}')")
     ap.add_argument("--show", action="store_true", help="also open a window")
-    ap.error = lambda message: sys.exit(print(f"plot_loss.py: error: {message}", file=sys.stderr) or 2)
-    args = ap.parse_args(argv)
+    return ap
 
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """A bad option: one line on stderr, exit code 2."""
+        sys.exit(fail(PROG, message, 2))
+
+
+def checked_runs(args):
+    """The runs to plot, [(name, read_run(path))], once the options are checked."""
+    _, ext = os.path.splitext(args.output)
+    if ext.lower() not in FORMATS:
+        raise UserError(f"cannot write '{args.output}': give a file ending in {', '.join(FORMATS)}")
+    runs = list(zip(run_names(args.csv), (read_run(p) for p in args.csv)))
+    if args.skip is not None and not args.skip >= 0:
+        raise UserError(f"--skip {args.skip:g}: give a number of iterations, 0 or more")
+    if args.ylim and not all(math.isfinite(y) and abs(y) < 1e100 for y in args.ylim):
+        raise UserError(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: give two finite limits a loss can have")
+    if args.ylim and not args.ylim[0] < args.ylim[1]:
+        raise UserError(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: LOW must be below HIGH")
+    return runs
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
-        stem, ext = os.path.splitext(args.output)
-        if ext.lower() not in FORMATS:
-            raise BadInput(f"cannot write '{args.output}': give a file ending in "
-                           f"{', '.join(FORMATS)}")
-        runs = list(zip(run_names(args.csv), (read_run(p) for p in args.csv)))
-        if args.skip is not None and not args.skip >= 0:
-            raise BadInput(f"--skip {args.skip:g}: give a number of iterations, 0 or more")
-        if args.ylim and not all(math.isfinite(y) and abs(y) < 1e100 for y in args.ylim):
-            raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: give two finite limits a loss can have")
-        if args.ylim and not args.ylim[0] < args.ylim[1]:
-            raise BadInput(f"--ylim {args.ylim[0]:g} {args.ylim[1]:g}: LOW must be below HIGH")
-    except BadInput as e:
-        print(f"plot_loss.py: error: {e}", file=sys.stderr)
-        return 1
+        runs = checked_runs(args)
+    except UserError as e:
+        return fail(PROG, str(e))
     skip = args.skip if args.skip is not None else 0.05 * max(r[0][0][-1] for _, r in runs)
     import matplotlib  # only now: a bad CSV is reported without waiting for it
     if not args.show:
         matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
+    stem, ext = os.path.splitext(args.output)
     figures = [(stem + ext, runs, args.title)]
     if args.separate:
         figures += [(f"{stem}-{name}{ext}", [(name, data)], args.run_title.replace("{run}", name))
@@ -192,8 +221,7 @@ def main(argv=None):
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             fig.savefig(path, dpi=120)
         except OSError as e:
-            print(f"plot_loss.py: error: cannot write '{path}': {e.strerror}", file=sys.stderr)
-            return 1
+            return fail(PROG, f"cannot write '{path}': {e.strerror}")
         print(f"wrote {path}")
         if not args.show:
             plt.close(fig)

@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 
+
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--cells", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
                 help="cells to measure (default all three)")
@@ -40,23 +41,32 @@ if args.blas_autodetect:
         os.environ.pop(var, None)
 
 import contextlib  # noqa: E402
+import functools  # noqa: E402
 import io  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
-import timeit  # noqa: E402
 import time  # noqa: E402
+import timeit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "tests")]
-import min_char_rnn as m  # noqa: E402
 import reference  # noqa: E402
 import reference_gru  # noqa: E402
 import reference_lstm  # noqa: E402
 from helpers import blas_kernels  # noqa: E402
+
+import min_char_rnn as m  # noqa: E402
+from charrnn.cells import CELLS, cell_module  # noqa: E402
+from charrnn.cli import main as trainer_main  # noqa: E402
+from charrnn.options import HPARAM_DEFAULTS  # noqa: E402
+from charrnn.system import cpu_name  # noqa: E402
+from charrnn.text import heldout_streams, read_text, split_heldout  # noqa: E402
+
 
 REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
 
@@ -68,7 +78,7 @@ def project_run(tmp, cell, rep):
     out = os.path.join(tmp, f"{cell}-{rep}")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = m.main([args.text, "--cell", cell, "--iters", str(args.iters), "--out", out,
+        code = trainer_main([args.text, "--cell", cell, "--iters", str(args.iters), "--out", out,
                        "--print-interval", "1e9"])
     assert code == 0
     return float(re.search(r"\(([0-9.]+) it/s\)", printed.getvalue()).group(1))
@@ -84,22 +94,11 @@ def per_call(f, number):
     return min(timeit.repeat(f, number=number, repeat=5)) / number * 1e6  # microseconds
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main():
-    text = m.read_text(args.text)
+    text = read_text(args.text)
     chars, data = m.build_vocab(text)
     V = len(chars)
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
+    print(f"machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, BLAS threads {args.threads}")
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     print(f"BLAS kernels: {blas_kernels()} "
@@ -117,42 +116,47 @@ def main():
     print(f"{'iterations per second':<22} {'project':>8} {'reference':>10} {'ratio':>7}   "
           f"(min to max of {args.reps})")
     for cell, (ours, ref) in rates.items():
-        ratios = [a / b for a, b in zip(ours, ref)]
-        print(f"{m.CELLS[cell]:<22} {statistics.median(ours):8.0f} {statistics.median(ref):10.0f} "
+        ratios = [a / b for a, b in zip(ours, ref, strict=True)]
+        print(f"{CELLS[cell]:<22} {statistics.median(ours):8.0f} {statistics.median(ref):10.0f} "
               f"{statistics.median(ratios):6.2f}x   ({min(ours):.0f} to {max(ours):.0f}, "
               f"{min(ref):.0f} to {max(ref):.0f}, {min(ratios):.2f}x to {max(ratios):.2f}x)")
 
-    _, val = m.split_heldout(data, 0.1)
-    val_inputs, val_targets = m.heldout_streams(val)
-    eval_every = m.HPARAM_DEFAULTS["eval_every"]
+    _, val = split_heldout(data, 0.1)
+    val_inputs, val_targets = heldout_streams(val)
+    eval_every = HPARAM_DEFAULTS["eval_every"]
+    for cell in args.cells:
+        time_calls(cell, data, V, val_inputs, val_targets, len(val), rates[cell][0], eval_every)
+
+
+def time_calls(cell, data, V, val_inputs, val_targets, val_length, rates, eval_every):
+    """One call of each part of an iteration, the project's against the reference's."""
     inputs, targets = data[:25], data[1:26]
     li, lt = [int(c) for c in inputs], [int(c) for c in targets]
-    for cell in args.cells:
-        c, ref = m.cell_module(cell), REFS[cell]
-        rng = np.random.default_rng(0)
-        params = c.init_params(V, 100, rng)
-        mem = {k: np.zeros_like(v) for k, v in params.items()}
-        h = c.zero_state(100)
-        # as the training loop calls them: gradients into one flat buffer, Adagrad on flat vectors
-        param_vec, _ = m.flat_views(params)
-        mem_vec, _ = m.flat_views(mem)
-        grad_vec = np.empty_like(param_vec)
-        grads = c.lossFun(inputs, targets, h, params, grad_vec)[1:6]
-        print(f"{m.CELLS[cell]}, one call, microseconds    project  reference")
-        rows = [("lossFun (25 steps)", lambda: c.lossFun(inputs, targets, h, params, grad_vec),
-                 lambda: ref.lossFun_ref(li, lt, h, params), 100),
-                ("sample (200 chars)", lambda: c.sample(h, 0, 200, params, rng=rng),
-                 lambda: ref.sample_ref(h, 0, 200, params, rng), 5),
-                ("adagrad_update", lambda: m.adagrad_update(param_vec, grad_vec, mem_vec, 1e-12),
-                 lambda: reference.adagrad_ref(params, grads, mem, 1e-12), 200)]
-        for name, ours_f, ref_f, number in rows:
-            print(f"  {name:<32} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")
-        t_eval = per_call(lambda: c.heldout_loss(val_inputs, val_targets, params), 1) / 1e6
-        per_iter = 1 / statistics.median(rates[cell][0])
-        print(f"  held-out loss of --val-frac 0.1 ({len(val) - 1} characters): {t_eval * 1e3:.0f} ms, "
-              f"adding {t_eval / (eval_every * per_iter):.1%} to training at the default --eval-every "
-              f"{eval_every} ({t_eval / (1000 * per_iter):.0%} at --eval-every 1000)")
-
+    c, ref = cell_module(cell), REFS[cell]
+    rng = np.random.default_rng(0)
+    params = c.init_params(V, 100, rng)
+    mem = {k: np.zeros_like(v) for k, v in params.items()}
+    h = c.zero_state(100)
+    # as the training loop calls them: gradients into one flat buffer, Adagrad on flat vectors
+    param_vec, _ = m.flat_views(params)
+    mem_vec, _ = m.flat_views(mem)
+    grad_vec = np.empty_like(param_vec)
+    grads = c.lossFun(inputs, targets, h, params, grad_vec)[1:6]
+    print(f"{CELLS[cell]}, one call, microseconds    project  reference")
+    rows = [("lossFun (25 steps)", functools.partial(c.lossFun, inputs, targets, h, params, grad_vec),
+             functools.partial(ref.lossFun_ref, li, lt, h, params), 100),
+            ("sample (200 chars)", functools.partial(m.sample, h, 0, 200, params, rng=rng, cell=c),
+             functools.partial(reference.sample_ref, h, 0, 200, params, rng, ref.step_ref), 5),
+            ("adagrad_update", functools.partial(m.adagrad_update, param_vec, grad_vec, mem_vec, 1e-12),
+             functools.partial(reference.adagrad_ref, params, grads, mem, 1e-12), 200)]
+    for name, ours_f, ref_f, number in rows:
+        print(f"  {name:<32} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")
+    heldout = functools.partial(m.heldout_loss, val_inputs, val_targets, params, c)
+    t_eval = per_call(heldout, 1) / 1e6
+    per_iter = 1 / statistics.median(rates)
+    print(f"  held-out loss of --val-frac 0.1 ({val_length - 1} characters): {t_eval * 1e3:.0f} ms, "
+          f"adding {t_eval / (eval_every * per_iter):.1%} to training at the default --eval-every "
+          f"{eval_every} ({t_eval / (1000 * per_iter):.0%} at --eval-every 1000)")
 
 if __name__ == "__main__":
     main()

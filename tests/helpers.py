@@ -1,8 +1,17 @@
+"""What the tests share: the trainer on the command line, a small text, a run's files, and
+the assertions several test files make (no test file imports another)."""
+import csv
 import ctypes
 import hashlib
 import os
 import subprocess
 import sys
+import time
+
+import numpy as np
+
+from charrnn.checkpoint import RUN_FILES
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "min_char_rnn.py")
@@ -58,3 +67,62 @@ def blas_kernels():
     except OSError:
         pass
     return "unknown"
+
+
+# ---------------------------------------------------------------------------
+# A run's files
+# ---------------------------------------------------------------------------
+
+def read_rows(run):
+    with open(os.path.join(run, "loss.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def rows_in(run):
+    """How many rows loss.csv holds so far (0 while there is none)."""
+    try:
+        return len(read_rows(run))
+    except (OSError, StopIteration):
+        return 0
+
+
+def same_run(a, b):
+    """Bit-identical: checkpoint arrays and every output file."""
+    with np.load(os.path.join(a, "checkpoint.npz")) as za, np.load(os.path.join(b, "checkpoint.npz")) as zb:
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+    for name in RUN_FILES:  # loss.csv, samples.txt, and val.csv where there is one
+        assert os.path.exists(os.path.join(a, name)) == os.path.exists(os.path.join(b, name)), name
+        if os.path.exists(os.path.join(a, name)):
+            with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
+                assert fa.read() == fb.read(), name
+
+
+def wait_for(predicate, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Errors: one line on stderr
+# ---------------------------------------------------------------------------
+
+def one_line(stderr, *words):
+    """stderr is one line, no traceback, naming every one of words (any case); returns the line."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    return lines[0]
+
+
+def assert_one_line_error(r, *words):
+    """A finished process r failed with one line on stderr naming words."""
+    assert r.returncode != 0
+    one_line(r.stderr, *words)

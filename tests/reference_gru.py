@@ -1,7 +1,8 @@
 """The GRU written plainly: one time step at a time, one-hot column vectors.
 
 The tests compare min_char_gru.py's vectorised code with this; the benchmark times it as
-the per-step baseline. Keep it simple and obviously right, not fast.
+the per-step baseline. Keep it simple and obviously right, not fast. It samples
+with reference.sample_ref and greedy_ref, through step_ref here.
 
     r = sigmoid(Wxh_r x + Whh_r h + bh_r);  u = sigmoid(Wxh_u x + Whh_u h + bh_u)
     n = tanh(Wxh_n x + Whh_n (r * h) + bh_n);  h = (1 - u) * n + u * h
@@ -10,6 +11,7 @@ the per-step baseline. Keep it simple and obviously right, not fast.
 Wxh, Whh and bh hold three blocks of H rows: r, u, n.
 """
 import numpy as np
+from reference import output_backward_ref, softmax_ref
 
 
 def sigmoid(x):
@@ -61,8 +63,7 @@ def lossFun_ref(inputs, targets, hprev, params):
         us[t] = sigmoid(np.dot(Wxu, xs[t]) + np.dot(Whu, hs[t - 1]) + bu)
         ns[t] = np.tanh(np.dot(Wxn, xs[t]) + np.dot(Whn, rs[t] * hs[t - 1]) + bn)
         hs[t] = (1 - us[t]) * ns[t] + us[t] * hs[t - 1]
-        y = np.dot(Why, hs[t]) + by
-        ps[t] = np.exp(y) / np.sum(np.exp(y))
+        ps[t] = softmax_ref(np.dot(Why, hs[t]) + by)
         loss += -np.log(ps[t][targets[t], 0])
     dWxr, dWxu, dWxn = np.zeros_like(Wxr), np.zeros_like(Wxu), np.zeros_like(Wxn)
     dWhr, dWhu, dWhn = np.zeros_like(Whr), np.zeros_like(Whu), np.zeros_like(Whn)
@@ -70,11 +71,7 @@ def lossFun_ref(inputs, targets, hprev, params):
     dWhy, dby = np.zeros_like(Why), np.zeros_like(by)
     dhnext = np.zeros_like(hprev)
     for t in reversed(range(len(inputs))):
-        dy = np.copy(ps[t])
-        dy[targets[t]] -= 1
-        dWhy += np.dot(dy, hs[t].T)
-        dby += dy
-        dh = np.dot(Why.T, dy) + dhnext
+        dh = output_backward_ref(ps[t], targets[t], hs[t], Why, dWhy, dby) + dhnext
         dn = dh * (1 - us[t])
         du = dh * (hs[t - 1] - ns[t])
         dzn = dn * (1 - ns[t] ** 2)
@@ -98,27 +95,3 @@ def lossFun_ref(inputs, targets, hprev, params):
     for dparam in (dWxh, dWhh, dWhy, dbh, dby):
         np.clip(dparam, -5, 5, out=dparam)
     return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]
-
-
-def sample_ref(h, seed_ix, n, params, rng):
-    """Multinomial sampling at temperature 1, as the classic script does it."""
-    V = params["Wxh"].shape[1]
-    ix, ixes = seed_ix, []
-    for _ in range(n):
-        h, y = step_ref(h, ix, params)
-        p = np.exp(y) / np.sum(np.exp(y))
-        ix = rng.choice(range(V), p=p.ravel())
-        ixes.append(ix)
-    return ixes
-
-
-def greedy_ref(h, seed_ix, n, params):
-    """Greedy decoding: the most probable next character at every step."""
-    ix, out = seed_ix, []
-    for _ in range(n):
-        h, y = step_ref(h, ix, params)
-        p = np.exp(y)
-        p /= p.sum()
-        ix = int(np.argmax(p))
-        out.append(ix)
-    return out

@@ -1,7 +1,8 @@
 """The LSTM written plainly: one time step at a time, one-hot column vectors.
 
 The tests compare min_char_lstm.py's vectorised code with this; the benchmark times it as
-the per-step baseline. Keep it simple and obviously right, not fast.
+the per-step baseline. Keep it simple and obviously right, not fast. It samples
+with reference.sample_ref and greedy_ref, through step_ref here.
 
     z = Wxh x + Whh h + bh, four blocks of H rows: input, forget, output, candidate
     i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o);  g = tanh(z_g)
@@ -10,6 +11,7 @@ the per-step baseline. Keep it simple and obviously right, not fast.
 The carried state is one 2H x 1 column: h above c.
 """
 import numpy as np
+from reference import output_backward_ref, softmax_ref
 
 
 def sigmoid(x):
@@ -60,18 +62,13 @@ def lossFun_ref(inputs, targets, hprev, params):
         gg[t] = np.tanh(z[3 * H:])
         cs[t] = ff[t] * cs[t - 1] + ii[t] * gg[t]
         hs[t] = oo[t] * np.tanh(cs[t])
-        y = np.dot(Why, hs[t]) + by
-        ps[t] = np.exp(y) / np.sum(np.exp(y))
+        ps[t] = softmax_ref(np.dot(Why, hs[t]) + by)
         loss += -np.log(ps[t][targets[t], 0])
     dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
     dbh, dby = np.zeros_like(bh), np.zeros_like(by)
     dhnext, dcnext = np.zeros((H, 1)), np.zeros((H, 1))
     for t in reversed(range(len(inputs))):
-        dy = np.copy(ps[t])
-        dy[targets[t]] -= 1
-        dWhy += np.dot(dy, hs[t].T)
-        dby += dy
-        dh = np.dot(Why.T, dy) + dhnext
+        dh = output_backward_ref(ps[t], targets[t], hs[t], Why, dWhy, dby) + dhnext
         do = dh * np.tanh(cs[t])
         dc = dh * oo[t] * (1 - np.tanh(cs[t]) ** 2) + dcnext
         di = dc * gg[t]
@@ -90,27 +87,3 @@ def lossFun_ref(inputs, targets, hprev, params):
         np.clip(dparam, -5, 5, out=dparam)
     T = len(inputs)
     return loss, dWxh, dWhh, dWhy, dbh, dby, np.vstack((hs[T - 1], cs[T - 1]))
-
-
-def sample_ref(h, seed_ix, n, params, rng):
-    """Multinomial sampling at temperature 1, as the classic script does it."""
-    V = params["Wxh"].shape[1]
-    ix, ixes = seed_ix, []
-    for _ in range(n):
-        h, y = step_ref(h, ix, params)
-        p = np.exp(y) / np.sum(np.exp(y))
-        ix = rng.choice(range(V), p=p.ravel())
-        ixes.append(ix)
-    return ixes
-
-
-def greedy_ref(h, seed_ix, n, params):
-    """Greedy decoding: the most probable next character at every step."""
-    ix, out = seed_ix, []
-    for _ in range(n):
-        h, y = step_ref(h, ix, params)
-        p = np.exp(y)
-        p /= p.sum()
-        ix = int(np.argmax(p))
-        out.append(ix)
-    return out

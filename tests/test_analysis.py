@@ -9,6 +9,8 @@ import pytest
 
 import analysis as a
 import min_char_rnn as m
+from charrnn.cells import cell_module
+
 
 CELLS = ["rnn", "lstm", "gru"]
 
@@ -16,13 +18,13 @@ CELLS = ["rnn", "lstm", "gru"]
 def random_params(cell_name, V, H, seed=0):
     """Weights large enough that no gradient vanishes on a short window, biases nonzero."""
     rng = np.random.default_rng(seed)
-    params = m.cell_module(cell_name).init_params(V, H, rng)
+    params = cell_module(cell_name).init_params(V, H, rng)
     return {k: rng.standard_normal(v.shape) * 0.6 for k, v in params.items()}
 
 
 def loss_from_state(cell, params, state, ixs, target):
     """-log p(target) after feeding ixs from state, by the cell module's own forward pass."""
-    h = cell.advance(state[:, None], list(ixs), params)
+    h = m.advance(state[:, None], list(ixs), params, cell)
     H = params["Why"].shape[1]
     y = params["Why"] @ h[:H] + params["by"]
     y = y.ravel() - y.max()
@@ -32,7 +34,7 @@ def loss_from_state(cell, params, state, ixs, target):
 @pytest.mark.parametrize("cell_name", CELLS)
 def test_state_gradients_match_finite_differences(cell_name):
     V, H, T, K, B = 5, 3, 9, 6, 2
-    cell = m.cell_module(cell_name)
+    cell = cell_module(cell_name)
     params = random_params(cell_name, V, H)
     rng = np.random.default_rng(1)
     inputs = rng.integers(0, V, size=(T, B))
@@ -44,7 +46,7 @@ def test_state_gradients_match_finite_differences(cell_name):
     for b in range(B):
         for k in range(K + 1):
             # state_{t-k} is the state after input T-1-k; the k inputs after it lead to t
-            state = cell.advance(cell.zero_state(H), list(inputs[:T - k, b]), params).ravel()
+            state = m.advance(cell.zero_state(H), list(inputs[:T - k, b]), params, cell).ravel()
             rest = inputs[T - k:, b]
             fd = np.empty(S)
             for j in range(S):
@@ -125,13 +127,13 @@ def test_rank_samples_by_known_words():
 @pytest.mark.parametrize("cell_name", CELLS)
 def test_self_bits_per_char_step_by_step(cell_name):
     V, H = 5, 4
-    cell = m.cell_module(cell_name)
+    cell = cell_module(cell_name)
     params = random_params(cell_name, V, H, seed=2)
     ixs = np.random.default_rng(4).integers(0, V, size=30)
     n_given = 4
     h, total = cell.zero_state(H), 0.0
     for i in range(len(ixs) - 1):
-        h = cell.advance(h, [ixs[i]], params)
+        h = m.advance(h, [ixs[i]], params, cell)
         if i >= n_given - 1:  # predicts ixs[i + 1], a generated character
             y = (params["Why"] @ h[:H] + params["by"]).ravel()
             total += -(y[ixs[i + 1]] - np.log(np.exp(y).sum())) / math.log(2)

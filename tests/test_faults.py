@@ -1,9 +1,9 @@
 """Faults injected the way they really happen (issue 9): two processes on one run, kill -9,
 a full disk or a file-size limit, a read-only or deleted folder, a closed stdout, Ctrl-C,
-special files, hand-edited files. Each ends in one line on stderr (no traceback) or a
-correct result, and the run's files are what an undisturbed run holds."""
+special files, hand-edited files (the checkpoint's own checks are in test_checkpoint.py).
+Each ends in one line on stderr (no traceback) or a correct result, and the run's files are
+what an undisturbed run holds."""
 import ctypes
-import io
 import os
 import resource
 import shutil
@@ -11,15 +11,26 @@ import signal
 import subprocess
 import sys
 import threading
-import zipfile
 
 import numpy as np
 import pytest
+from helpers import (
+    SCRIPT,
+    SMALL,
+    TEXT,
+    assert_one_line_error,
+    cli,
+    one_line,
+    read_rows,
+    rows_in,
+    same_run,
+    tree_digest,
+    wait_for,
+    write_text,
+)
 
-import min_char_rnn as m
-from helpers import SCRIPT, SMALL, TEXT, cli, tree_digest, write_text
-from test_cli_errors import assert_one_line_error
-from test_train import read_rows, rows_in, same_run, wait_for
+from charrnn.checkpoint import load_checkpoint
+from charrnn.options import TEMPERATURE_MAX
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +76,6 @@ def start(*args, **kwargs):
     kwargs.setdefault("stdout", subprocess.DEVNULL)
     return started(subprocess.Popen([sys.executable, SCRIPT, *map(str, args)],
                                     stderr=subprocess.PIPE, text=True, **kwargs))
-
-
-def one_line(stderr, *words):
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    for w in words:
-        assert w.lower() in lines[0].lower(), (w, lines[0])
-    return lines[0]
 
 
 def checkpoint_n(run):
@@ -173,7 +175,7 @@ def test_a_diverged_run_keeps_a_finite_checkpoint(tmp_path):
     r = cli(text, "--resume", "--iters", 100, "--checkpoint-every", 1, "--out", run)
     assert r.returncode == 1
     one_line(r.stderr, "last good checkpoint", "is kept")
-    state = m.load_checkpoint(ckpt)  # only finite numbers, or it would not load
+    state = load_checkpoint(ckpt)  # only finite numbers, or it would not load
     assert state["n"] >= 50
     r = cli("--sample-from", ckpt, "--length", 50)
     assert r.returncode == 0 and len(r.stdout) == 1 + 50 + 1 and r.stderr == "", r.stderr
@@ -195,20 +197,6 @@ def test_resume_refuses_a_rewritten_log(tmp_path, edit):
     assert r.returncode == 1
     one_line(r.stderr, os.path.basename(path), "differ from what the checkpoint recorded")
     assert tree_digest(run) == before
-
-
-def test_format_2_checkpoints_still_load_and_resume(tmp_path, reference):
-    """Format 2 recorded no SHA-256 of the logs: they are not checked, and the run goes on."""
-    text = write_text(tmp_path)
-    run = str(tmp_path / "run")
-    assert cli(text, *SMALL, "--iters", 200, "--out", run).returncode == 0
-    ckpt = os.path.join(run, "checkpoint.npz")
-    with np.load(ckpt) as z:
-        arrays = {k: z[k] for k in z.files if k not in m.RUN_FILE_SHA256.values()}
-    arrays["format"] = np.int64(2)
-    np.savez(ckpt, **arrays)
-    assert m.load_checkpoint(ckpt)["loss_csv_sha256"] is None
-    resumes_exactly(text, run, reference, SMALL, 300)
 
 
 # --- I/O faults mid-run -------------------------------------------------------------------
@@ -417,7 +405,7 @@ def test_huge_temperature_is_refused_and_the_largest_is_clean(tmp_path):
     assert cli(text, *SMALL, "--iters", 20, "--out", run).returncode == 0
     ckpt = os.path.join(run, "checkpoint.npz")
     assert_one_line_error(cli("--sample-from", ckpt, "--temperature", "1e308"), "--temperature", "<=")
-    r = cli("--sample-from", ckpt, "--temperature", m.TEMPERATURE_MAX, "--length", 2000)
+    r = cli("--sample-from", ckpt, "--temperature", TEMPERATURE_MAX, "--length", 2000)
     assert r.returncode == 0 and r.stderr == "", r.stderr  # no RuntimeWarning
     chars = sorted(set(TEXT))
     counts = np.array([r.stdout[1:-1].count(c) for c in chars])
@@ -438,74 +426,6 @@ def test_a_model_too_large_for_memory_is_refused_up_front(tmp_path):
     r = cli(text, "--hidden-size", 10 ** 7, "--out", tmp_path / "run")
     assert_one_line_error(r, "hidden size 10000000", "GiB", "available")
     assert not os.path.exists(tmp_path / "run")
-
-
-def test_parameter_shapes_are_the_cells_own():
-    """The memory estimate and the checkpoint validator know the shapes without building them."""
-    for cell in m.CELLS:
-        module = m.cell_module(cell)
-        params = module.init_params(7, 5, np.random.default_rng(0))
-        shapes, state_shape = m.param_shapes(cell, 7, 5)
-        assert shapes == {k: v.shape for k, v in params.items()}
-        assert state_shape == module.zero_state(5).shape
-
-
-# --- hand-edited and foreign checkpoints ---------------------------------------------------
-
-@pytest.fixture(scope="module")
-def good_checkpoint(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("good")
-    text = write_text(tmp)
-    run = tmp / "run"
-    assert cli(text, *SMALL, "--iters", 100, "--out", run).returncode == 0
-    with np.load(run / "checkpoint.npz") as z:
-        return text, str(run), dict(z)
-
-
-# field: its hand-edited value, from the good one (None: the field is gone)
-EDITS = {
-    "p": lambda a: np.int64(-1), "log_every": lambda a: np.int64(0),
-    "seq_length": lambda a: np.int64(0), "hidden_size": lambda a: np.int64(-5),
-    "Wxh": lambda a: a.astype(complex), "Whh": lambda a: np.array("weights"),
-    "Why": lambda a: np.full_like(a, np.nan), "mbh": lambda a: -np.ones_like(a),
-    "hprev": lambda a: np.zeros((3, 1)), "seed": lambda a: np.uint64(2 ** 64 - 1),
-    "vocab": lambda a: a[::-1], "rng_state": lambda a: np.array("{not json"),
-    "smooth_loss": lambda a: np.float64(np.inf), "cell": lambda a: np.array("gpt"),
-    "learning_rate": lambda a: np.array("0.1"), "val_frac": lambda a: np.float64(1.5),
-    "loss_csv_bytes": lambda a: np.int64(-4), "text_sha256": lambda a: np.array("x"),
-    "by": lambda a: None,
-}
-
-
-@pytest.mark.parametrize("field", list(EDITS))
-def test_a_hand_edited_field_is_named(good_checkpoint, tmp_path, field):
-    _, _, arrays = good_checkpoint
-    arrays = dict(arrays)
-    arrays[field] = EDITS[field](arrays[field])
-    if arrays[field] is None:
-        del arrays[field]
-    ckpt = str(tmp_path / "checkpoint.npz")
-    np.savez(ckpt, **arrays)
-    with pytest.raises(m.UserError, match=f"corrupt: field '{field}'"):
-        m.load_checkpoint(ckpt)
-
-
-def test_an_array_header_claiming_terabytes_is_refused_unread(good_checkpoint, tmp_path):
-    text, run, arrays = good_checkpoint
-    ckpt = str(tmp_path / "run" / "checkpoint.npz")
-    os.makedirs(os.path.dirname(ckpt))
-    np.savez(ckpt, **arrays)
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
-                                                  "shape": (10 ** 7, 10 ** 6)})
-    with zipfile.ZipFile(ckpt) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    members["Wxh.npy"] = header.getvalue() + bytes(64)  # the header, and 64 bytes of data
-    with zipfile.ZipFile(ckpt, "w") as zf:
-        for n, d in members.items():
-            zf.writestr(n, d)
-    for r in (cli("--sample-from", ckpt), cli(text, "--resume", "--out", os.path.dirname(ckpt))):
-        assert_one_line_error(r, "field 'Wxh' claims shape (10000000, 1000000)")
 
 
 # --- outputs that would overwrite each other, odd values ----------------------------------
@@ -611,7 +531,7 @@ def test_the_kept_checkpoint_is_one_whose_loss_was_finite(tmp_path):
     np.savez(ckpt, **arrays)
     r = cli(text, "--resume", "--iters", 100, "--checkpoint-every", 1, "--out", run)
     one_line(r.stderr, "loss became nan at iteration 51", "last good checkpoint", "(iteration 50)")
-    assert m.load_checkpoint(ckpt)["n"] == 50
+    assert load_checkpoint(ckpt)["n"] == 50
     r = cli("--sample-from", ckpt, "--length", 50)
     assert r.returncode == 0 and len(r.stdout) == 1 + 50 + 1 and r.stderr == "", r.stderr
 
@@ -619,8 +539,9 @@ def test_the_kept_checkpoint_is_one_whose_loss_was_finite(tmp_path):
 def test_a_second_seeds_group_on_one_folder_is_refused(tmp_path):
     text = write_text(tmp_path)
     group = tmp_path / "group"
-    first = subprocess.Popen([sys.executable, SCRIPT, text, *SMALL, "--iters", "10000000", "--seeds", "1", "2",
-                              "--out", str(group)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen([sys.executable, SCRIPT, text, *SMALL, "--iters", "10000000",
+                              "--seeds", "1", "2", "--out", str(group)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: (group / "seed-1" / "loss.csv").exists())
         r = cli(text, *SMALL, "--iters", 100, "--seeds", 1, 2, 3, "--out", group)

@@ -7,10 +7,13 @@
   hundred iterations; about 10 s): it continues an interrupted run with --resume, trains
   the rest, and writes every file its page links (figures in PNG and PDF, CSV data) with
   the tables' numbers consistent with the runs; run again, it reuses every run and writes
-  the folder from scratch.
-- The small readers of report.py (training samples, the trainer's speed line) on made-up files.
+  the folder from scratch. Every CSV file it writes reads back with the csv module, each
+  cell a number float() reads or, in a column of names, text.
+- The small pieces of report_sections/ on made-up input: the training samples' reader, the
+  training speed from the kept outcomes, the trailing mean, a CSV cell of a NumPy number.
 """
 import csv
+import json
 import math
 import os
 import re
@@ -19,10 +22,17 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import ROOT, SMALL, TEXT, cli, write_text
 
 import min_char_rnn as m
-import report
-from helpers import ROOT, SMALL, TEXT, cli, write_text
+from charrnn.cells import cell_module
+from charrnn.checkpoint import load_checkpoint
+from report_sections.page import csv_cell
+from report_sections.plan import SCALES
+from report_sections.runs import read_samples
+from report_sections.training import keep_outcome, training_speed
+from report_sections.why_reloading_is_not_resuming import trailing_mean
+
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -32,7 +42,7 @@ def test_init_from_resets_exactly_memory_state_and_pointer(tmp_path, cell):
     text = write_text(tmp_path)
     src, dst = tmp_path / "src", tmp_path / "dst"
     assert cli(text, *SMALL, "--cell", cell, "--iters", 137, "--out", src).returncode == 0
-    start = m.load_checkpoint(str(src / "checkpoint.npz"))
+    start = load_checkpoint(str(src / "checkpoint.npz"))
     # the source run has everything --init-from must leave behind
     assert start["p"] > 0 and np.abs(start["hprev"]).max() > 0 and start["n"] == 137
     assert all(np.abs(v).max() > 0 for v in start["mem"].values())
@@ -41,13 +51,13 @@ def test_init_from_resets_exactly_memory_state_and_pointer(tmp_path, cell):
     r = cli(text, "--init-from", src / "checkpoint.npz", "--seq-length", 10, "--log-every", 1,
             "--iters", 1, "--seed", 5, "--out", dst, "--print-interval", 0)
     assert r.returncode == 0, r.stderr
-    got = m.load_checkpoint(str(dst / "checkpoint.npz"))
+    got = load_checkpoint(str(dst / "checkpoint.npz"))
     assert got["hparams"]["cell"] == cell and got["hparams"]["hidden_size"] == 16
 
     # one classic step from the source weights, with everything else fresh
     chars, data = m.build_vocab(TEXT)
     assert got["chars"] == chars
-    mod = m.cell_module(cell)
+    mod = cell_module(cell)
     params = {k: v.copy() for k, v in start["params"].items()}
     loss, *grads, h_last = mod.lossFun(data[0:10], data[1:11], mod.zero_state(16), params)
     for k, g in zip(m.PARAM_NAMES, grads):
@@ -81,15 +91,23 @@ def read(path):
         return list(csv.DictReader(f))
 
 
-def test_report_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    """The report at --scale tiny, with --pdf, after an interrupted run of it: (the text,
+    its runs folder, its samples folder, the first invocation)."""
+    tmp_path = tmp_path_factory.mktemp("report")
     text = write_text(tmp_path)
     runs, out = tmp_path / "runs", tmp_path / "samples"
     # an interrupted run of the report: the report continues it
     part = cli(text, "--seed", 1, "--hidden-size", 16, "--iters", 150, "--out", runs / "exercise" / "seed-1")
     assert part.returncode == 0, part.stderr
-    args = ["--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out]
-    r = run_report(*args, "--pdf")
+    r = run_report("--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out, "--pdf")
     assert r.returncode == 0, r.stdout + r.stderr
+    return text, runs, out, r
+
+
+def test_report_end_to_end(tiny_report):
+    text, runs, out, r = tiny_report
     assert f"exercise/seed-1: python min_char_rnn.py {text} --resume --iters 300" in r.stdout
     assert "report written to" in r.stdout and "held-out bits per character" in r.stdout
 
@@ -111,7 +129,7 @@ def test_report_end_to_end(tmp_path):
     # the tables agree with the runs
     seeds = read(out / "exercise-seeds.csv")
     for s, row in zip((1, 2, 3), seeds):
-        ck = m.load_checkpoint(str(runs / "exercise" / f"seed-{s}" / "checkpoint.npz"))
+        ck = load_checkpoint(str(runs / "exercise" / f"seed-{s}" / "checkpoint.npz"))
         assert ck["n"] == 300
         assert float(row["final smoothed loss"]) == pytest.approx(ck["smooth_loss"], rel=1e-12)
     assert [r["decoding"] for r in read(out / "decoding.csv")] == ["greedy", "T = 0.5", "T = 1.0"] * 5
@@ -125,16 +143,39 @@ def test_report_end_to_end(tmp_path):
         with open(runs / "cells" / cell / "seed-1" / "val.csv") as f:
             last = f.read().splitlines()[-1].split(",")
         assert last[0] == "300" and float(row["final held-out bpc"]) == float(last[1])
-    assert len(read(out / "gradient-flow.csv")) == report.SCALES["tiny"]["grad_k"] + 1
+        # the speed: the trainer's own outcomes, kept beside the job's log
+        with open(runs / "logs" / f"cells-{cell}-seed-1.json") as f:
+            outcomes = json.load(f)
+        assert [o["status"] for o in outcomes] == ["trained"] and outcomes[0]["iterations"] == 300
+        assert float(row["training seconds"]) == outcomes[0]["seconds"]
+    assert len(read(out / "gradient-flow.csv")) == SCALES["tiny"]["grad_k"] + 1
 
     # again: every run reused, the folder written from scratch
     (out / "stale.txt").write_text("from an earlier report")
-    r = run_report(*args)
+    r = run_report("--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "python min_char_rnn.py" not in r.stdout, r.stdout  # nothing trained
     assert r.stdout.count("finished before, reused") == 10
     assert not (out / "stale.txt").exists() and not (out / "exercise-loss.pdf").exists()
     assert linked_files((out / "README.md").read_text()) == links
+
+
+# The columns of the report's CSV files that hold names or text; every other cell is a number.
+TEXT_COLUMNS = {"run", "cell", "weights", "model", "decoding", "loop", "sample", "text"}
+
+
+def test_every_csv_of_the_report_reads_back_as_numbers(tiny_report):
+    _, _, out, _ = tiny_report
+    names = sorted(n for n in os.listdir(out) if n.endswith(".csv"))
+    assert len(names) >= 12, names  # the six sections write twelve
+    for name in names:
+        with open(out / name, newline="", encoding="utf-8") as f:
+            header, *rows = list(csv.reader(f))
+        assert rows and all(len(row) == len(header) for row in rows), name
+        for row in rows:
+            for column, cell in zip(header, row):
+                if column not in TEXT_COLUMNS and cell != "":  # empty: no value (nan)
+                    assert math.isfinite(float(cell)), (name, column, cell)
 
 
 def test_report_refuses_runs_of_another_text(tmp_path):
@@ -149,18 +190,23 @@ def test_report_refuses_runs_of_another_text(tmp_path):
     assert not (tmp_path / "samples").exists()
 
 
-def test_read_samples_and_training_speed(tmp_path):
+def test_read_samples_training_speed_and_csv_cells(tmp_path):
     samples = tmp_path / "samples.txt"
     fake = "x\n--- iteration 7 ---\n"  # a sample may hold newlines, even a header-like line
     samples.write_text(f"--- iteration 0 ---\n{'ab'.ljust(len(fake))}\n--- iteration 100 ---\n{fake}\n",
                        encoding="utf-8")
-    assert report.read_samples(samples, len(fake)) == [(0, "ab".ljust(len(fake))), (100, fake)]
-    log = tmp_path / "run.log"
-    log.write_text("$ python min_char_rnn.py ...\n1000 iterations in 2.0 s (500.0 it/s); ...\n"
-                   "$ python min_char_rnn.py ... --resume\n3000 iterations in 4.0 s (750.0 it/s); x\n")
-    assert report.training_speed(log) == (4000 / 6.0, 6.0)
-    assert all(math.isnan(v) for v in report.training_speed(tmp_path / "none.log"))
-    np.testing.assert_allclose(report.trailing_mean([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    assert read_samples(samples, len(fake)) == [(0, "ab".ljust(len(fake))), (100, fake)]
+    # the speed of a job: all its commands' iterations over all their seconds
+    kept = tmp_path / "logs" / "cells-rnn-seed-1.json"
+    kept.parent.mkdir()
+    keep_outcome(str(kept), {"status": "stopped", "iterations": 1000, "seconds": 2.0})
+    keep_outcome(str(kept), {"status": "trained", "iterations": 3000, "seconds": 4.0})
+    assert training_speed(str(kept)) == (4000 / 6.0, 6.0)
+    assert all(math.isnan(v) for v in training_speed(str(tmp_path / "none.json")))
+    np.testing.assert_allclose(trailing_mean([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    # NumPy's numbers are written as Python's: all digits, and read back by float()
+    assert [csv_cell(v) for v in (np.float64(0.1), np.float32(0.5), np.int64(7), float("nan"), "a")] \
+        == ["0.1", "0.5", 7, "", "a"]
 
 
 def test_report_never_replaces_a_folder_it_did_not_write(tmp_path):

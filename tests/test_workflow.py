@@ -1,4 +1,4 @@
-"""The report workflow: --seeds, plot_loss.py and --compare."""
+"""The report workflow: --seeds (with each cell), plot_loss.py (held-out curve too) and --compare."""
 import os
 import signal
 import subprocess
@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 import pytest
-
-import min_char_rnn as m
-from helpers import ROOT, SMALL, cli, write_text
+from helpers import ROOT, SMALL, cli, same_run, write_text
 from reference import greedy_ref
-from test_train import same_run
+
+from charrnn.checkpoint import load_checkpoint
+
 
 ITERS = 1500
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -120,7 +120,7 @@ def test_compare_writes_both_strategies_and_greedy_is_argmax(singles, tmp_path):
     ckpts = [single / f"seed-{s}" / "checkpoint.npz" for s in (1, 2)]
     r = cli("--compare", *ckpts, "--prime", "ROMEO:", "--length", 120, "--samples-dir", tmp_path / "s")
     assert r.returncode == 0, r.stderr
-    for s, ckpt in zip((1, 2), ckpts):
+    for s, ckpt in zip((1, 2), ckpts, strict=True):
         doc = (tmp_path / "s" / f"seed-{s}.md").read_text(encoding="utf-8")
         blocks = doc.split("```\n")[1::2]
         assert len(blocks) == 2 and "## Greedy" in doc and "## Multinomial" in doc
@@ -128,7 +128,7 @@ def test_compare_writes_both_strategies_and_greedy_is_argmax(singles, tmp_path):
         assert greedy.startswith("ROMEO:") and multi.startswith("ROMEO:")
         assert len(greedy) == len(multi) == len("ROMEO:") + 120
         # independently: feed the prime one-hot by one-hot, then decode by argmax
-        state = m.load_checkpoint(str(ckpt))
+        state = load_checkpoint(str(ckpt))
         p, chars = state["params"], state["chars"]
         h = np.zeros((p["Whh"].shape[0], 1))
         for c in "ROMEO":
@@ -168,3 +168,29 @@ def test_plot_loss_formats_names_and_odd_inputs(singles, tmp_path):
     (tmp_path / "adir.png").mkdir()  # a destination that is a folder
     r = plot(csv1, "-o", tmp_path / "adir.png")
     assert r.returncode != 0 and "Traceback" not in r.stderr and "adir.png" in r.stderr
+
+
+def test_seeds_train_a_gated_cell(tmp_path):
+    text = write_text(tmp_path)
+    r = cli(text, *SMALL, "--cell", "gru", "--val-frac", 0.1, "--iters", 60, "--seeds", 1, 2,
+            "--out", tmp_path / "g")
+    assert r.returncode == 0, r.stdout + r.stderr
+    single = tmp_path / "single"
+    assert cli(text, *SMALL, "--cell", "gru", "--val-frac", 0.1, "--iters", 60, "--seed", 2,
+               "--out", single).returncode == 0
+    same_run(single, tmp_path / "g" / "seed-2")
+
+
+def test_plot_draws_the_heldout_curve(tmp_path):
+    text = write_text(tmp_path)
+    run = tmp_path / "run"
+    assert cli(text, *SMALL, "--iters", 200, "--val-frac", 0.2, "--eval-every", 50,
+               "--out", run).returncode == 0
+    import plot_loss  # matplotlib: loaded by this test alone
+    (it, _, _, bpc), (val_it, val_bpc) = plot_loss.read_run(str(run / "loss.csv"))
+    assert val_it == [0, 50, 100, 150, 200] and len(it) == 21  # every 10, and the last, 199
+    assert val_bpc[-1] < val_bpc[0]
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "plot_loss.py"), run / "loss.csv",
+                        "-o", tmp_path / "p.png"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(tmp_path / "p.png") > 5000

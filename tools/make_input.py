@@ -15,6 +15,7 @@ import sys
 import tarfile
 import tempfile
 
+
 PLAYS = ["hamlet", "lear", "macbeth", "othello", "romeo_and_juliet", "julius_caesar",
          "tempest", "midsummer_nights_dream", "twelfth_night"]
 EXPECTED_SHA256 = "9cba060b9415cf6899066f528bb0cb8227e2f02afcce12dd855d72c191674c2f"

@@ -1,12 +1,37 @@
-"""Every user error: non-zero exit, one line on stderr naming the problem, no traceback, no damage."""
+"""The command line (charrnn.cli): every user error is a non-zero exit and one line on stderr
+naming the problem, no traceback, no damage; sampling from a checkpoint of each cell; the
+--outcome file a training child writes for its parent."""
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
+import reference
+import reference_gru
+import reference_lstm
+from helpers import (
+    ROOT,
+    SMALL,
+    TEXT,
+    assert_one_line_error,
+    cli,
+    popen,
+    rows_in,
+    tree_digest,
+    wait_for,
+    write_text,
+)
 
-from helpers import SMALL, TEXT, cli, tree_digest, write_text
+from charrnn.cells import CELLS
+from charrnn.checkpoint import load_checkpoint
+
+
+REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
 
 
 @pytest.fixture(scope="module")
@@ -18,15 +43,6 @@ def trained(tmp_path_factory):
     r = cli(text, *SMALL, "--iters", 200, "--out", run)
     assert r.returncode == 0, r.stderr
     return text, run
-
-
-def assert_one_line_error(r, *words):
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    for w in words:
-        assert w.lower() in lines[0].lower(), (w, lines[0])
 
 
 def test_bad_texts(tmp_path):
@@ -164,9 +180,7 @@ def test_sample_from_checkpoint(trained):
 
 
 def test_help_and_small_tools(trained, tmp_path):
-    import subprocess
-    import sys
-    from helpers import ROOT
+
     text, run = trained
     assert_one_line_error(cli("--sample-from", os.path.join(run, "loss.csv")), "not a checkpoint")
     h = cli("--help")
@@ -184,9 +198,7 @@ def test_help_and_small_tools(trained, tmp_path):
 
 
 def test_empty_out_and_a_spreadsheet_saved_loss_csv(trained, tmp_path):
-    import subprocess
-    import sys
-    from helpers import ROOT
+
     text, run = trained
     assert_one_line_error(cli(text, "--out", ""), "--out is empty")
     # a loss.csv re-saved with a byte-order mark, as a spreadsheet does, still plots
@@ -195,3 +207,93 @@ def test_empty_out_and_a_spreadsheet_saved_loss_csv(trained, tmp_path):
     r = subprocess.run([sys.executable, os.path.join(ROOT, "plot_loss.py"), bom, "-o", tmp_path / "p.png"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and (tmp_path / "p.png").exists(), r.stderr
+
+
+def test_resume_refuses_another_cell_or_split(tmp_path):
+    text = write_text(tmp_path)
+    run = str(tmp_path / "run")
+    assert cli(text, *SMALL, "--iters", 20, "--out", run).returncode == 0
+    assert_one_line_error(cli(text, "--resume", "--cell", "lstm", "--out", run, "--iters", 40),
+                          "--cell rnn, not lstm")
+    assert_one_line_error(cli(text, "--resume", "--val-frac", 0.1, "--out", run, "--iters", 40),
+                          "--val-frac 0.0, not 0.1")
+    assert_one_line_error(cli(text, "--cell", "tree", "--out", tmp_path / "x"), "--cell")
+    for frac in ("1", "1.5", "-0.1"):
+        assert_one_line_error(cli(text, "--val-frac", frac, "--out", tmp_path / "x"), "--val-frac")
+    assert_one_line_error(cli(write_text(tmp_path, TEXT[:60], "short.txt"), "--val-frac", 0.9,
+                              "--out", tmp_path / "x"), "holding out 54", "--val-frac 0.9")
+    assert not os.path.exists(tmp_path / "x")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sampling_from_a_gated_checkpoint(tmp_path, cell):
+    text = write_text(tmp_path)
+    run = tmp_path / "run"
+    assert cli(text, *SMALL, "--cell", cell, "--iters", 300, "--out", run).returncode == 0
+    ckpt = run / "checkpoint.npz"
+    g = cli("--sample-from", ckpt, "--strategy", "greedy", "--length", 80, "--prime", "ROMEO:")
+    assert g.returncode == 0, g.stderr
+    # independently: the prime through the per-step reference, then argmax decoding
+    state = load_checkpoint(str(ckpt))
+    chars, params, ref = state["chars"], state["params"], REFS[cell]
+    prime = [chars.index(c) for c in "ROMEO:"]
+    h = ref.lossFun_ref(prime[:-1], prime[1:], ref.zero_state_ref(16), params)[-1]
+    want = "".join(chars[i] for i in reference.greedy_ref(h, prime[-1], 80, params, ref.step_ref))
+    assert g.stdout == "ROMEO:" + want + "\n"
+    m1, m2, m3 = (cli("--sample-from", ckpt, "--length", 80, "--seed", s) for s in (3, 3, 4))
+    assert m1.returncode == 0 and m1.stdout == m2.stdout != m3.stdout
+    r = cli("--compare", ckpt, "--length", 60, "--samples-dir", tmp_path / "s")
+    assert r.returncode == 0, r.stderr
+    assert CELLS[cell] + ", after 300 iterations" in (tmp_path / "s" / "run.md").read_text()
+
+
+# ---------------------------------------------------------------------------
+# --outcome: how a training child ended, for its parent (charrnn.pool)
+# ---------------------------------------------------------------------------
+
+def read_outcome(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_outcome_of_a_trained_run_and_of_a_finished_one(tmp_path):
+    text = write_text(tmp_path)
+    run, path = tmp_path / "run", tmp_path / "outcome.json"
+    args = [text, *SMALL, "--iters", 30, "--out", run, "--outcome", path]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    got = read_outcome(path)
+    assert got["status"] == "trained" and got["exit_code"] == 0 and got["message"] == ""
+    assert got["iteration"] == 30 and got["iterations"] == 30 and got["seconds"] > 0
+    r = cli(*args)  # again: the run is there, finished
+    assert r.returncode == 0 and "already holds this run, finished" in r.stdout
+    got = read_outcome(path)
+    assert got["status"] == "finished before" and got["exit_code"] == 0 and got["iterations"] == 0
+
+
+def test_outcome_of_a_run_stopped_by_ctrl_c(tmp_path):
+    text = write_text(tmp_path)
+    run, path = tmp_path / "run", tmp_path / "outcome.json"
+    proc = popen(text, *SMALL, "--iters", 10 ** 6, "--out", run, "--outcome", path)
+    assert wait_for(lambda: rows_in(run) > 5)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + signal.SIGINT, err
+    got = read_outcome(path)
+    assert got["status"] == "stopped" and got["exit_code"] == 128 + signal.SIGINT
+    assert "stopped by SIGINT at iteration" in got["message"] and "--resume" in got["message"]
+    assert 0 < got["iteration"] < 10 ** 6 and got["iterations"] == got["iteration"]
+
+
+def test_outcome_of_a_failed_run(tmp_path):
+    text = write_text(tmp_path)
+    path = tmp_path / "outcome.json"
+    r = cli(text, "--out", "", "--outcome", path)  # refused before anything starts
+    assert_one_line_error(r, "--out is empty")
+    got = read_outcome(path)
+    assert got["status"] == "failed" and got["exit_code"] == r.returncode == 2
+    r = cli(tmp_path / "missing.txt", "--out", tmp_path / "run", "--outcome", path)  # a user error
+    assert_one_line_error(r, "not found")
+    got = read_outcome(path)
+    assert got["status"] == "failed" and got["exit_code"] == 1 and "missing.txt" in got["message"]
+    assert got["iteration"] is None and got["iterations"] == 0

@@ -1,0 +1,84 @@
+"""The command line of min_char_rnn.py: train, train several seeds, or sample."""
+import json
+import signal
+import sys
+
+from charrnn.logs import run_summary
+from charrnn.options import build_parser
+from charrnn.rundir import RunFinished, prepare_run
+from charrnn.sampling import compare_strategies, sample_from_checkpoint
+from charrnn.seeds import run_seeds
+from charrnn.system import UserError, fail, safe_stdout
+
+
+PROG = "min_char_rnn.py"
+
+
+def train_command(args, outcome):
+    """Train one run (min_char_rnn.train) and say how it ended; exit code."""
+    from min_char_rnn import train
+    try:
+        run = prepare_run(args)
+    except RunFinished as done:
+        print(done, flush=True)
+        outcome["status"] = "finished before"
+        return 0
+    n = train(run)
+    done = n - run.n_start
+    rate = done / run.elapsed if run.elapsed > 0 else float("nan")
+    outcome.update(iteration=n, iterations=done, seconds=run.elapsed)
+    print(f"{done} iterations in {run.elapsed:.1f} s ({rate:.1f} it/s); "
+          f"{run_summary(run.out_dir, run.hparams['seq_length'])}; checkpoint: {run.ckpt}", flush=True)
+    if run.stop.received:
+        outcome["message"] = (f"stopped by {signal.Signals(run.stop.first).name} at iteration {n}; "
+                              f"continue with --resume")
+        print(outcome["message"], file=sys.stderr, flush=True)
+        return 128 + run.stop.first
+    return 0
+
+
+def dispatch(args, outcome):
+    if args.out == "":
+        return fail(PROG, "--out is empty: give a folder, or leave the option out for runs/seed-<seed>", 2)
+    if args.sample_from:
+        return sample_from_checkpoint(args)
+    if args.compare:
+        return compare_strategies(args)
+    if args.text is None:
+        return fail(PROG, "give a training text (python min_char_rnn.py input.txt), "
+                          "or --sample-from CHECKPOINT", 2)
+    return run_seeds(args) if args.seeds else train_command(args, outcome)
+
+
+def main(argv=None):
+    """Run the command; every error a user can cause is one line on stderr and an exit code."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # back from the quiet start-up
+    safe_stdout()
+    ap = build_parser()
+    ap.error = lambda message: sys.exit(fail(PROG, message, 2))  # one line, not the whole usage text
+    args = ap.parse_args(argv)
+    outcome = {"status": "trained", "message": "", "iteration": None, "iterations": 0, "seconds": 0.0}
+    try:
+        code = dispatch(args, outcome)
+    except UserError as e:
+        code, outcome["message"] = fail(PROG, e), str(e)
+    except KeyboardInterrupt:  # Ctrl-C before a run set its handlers (reading the text, ...)
+        code, outcome["message"] = fail(PROG, "interrupted", 128 + signal.SIGINT), "interrupted"
+    except MemoryError:  # what the up-front estimates (check_memory, read_text) did not foresee
+        code, outcome["message"] = fail(PROG, "out of memory"), "out of memory"
+    if args.outcome:
+        write_outcome(args.outcome, outcome, code)
+    return code
+
+
+def write_outcome(path, outcome, code):
+    """For a parent process (charrnn.pool): how this one ended, as a small JSON file."""
+    if code != 0:
+        stopped = code - 128 in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
+        outcome["status"] = "stopped" if stopped else "failed"
+    outcome["exit_code"] = code
+    try:
+        with open(path, "w") as f:
+            json.dump(outcome, f)
+    except OSError as e:
+        print(f"{PROG}: cannot write '{path}': {e.strerror}", file=sys.stderr)

@@ -1,0 +1,182 @@
+"""Every option of min_char_rnn.py, declared once: one table gives the argparse options with
+their help, the defaults, and the checks a checkpoint's recorded options must pass."""
+import argparse
+import math
+
+from charrnn.cells import CELLS
+
+
+INT_MAX = 2 ** 63 - 1  # a checkpoint stores integers as int64: no integer option may exceed it
+# Above this the Gumbel noise times T would overflow for some draws; long before it, every
+# character is about equally likely whatever the model says.
+TEMPERATURE_MAX = 1e6
+# A training sample is built in memory and printed whole (--length streams any length).
+SAMPLE_LENGTH_MAX = 10 ** 6
+
+
+class Number:
+    """A finite number of `kind` that is > low (strict) or >= low, and <= high; an integer is at
+    most INT_MAX unless high says less (a run stores it as int64 and must read it back).
+    Called on a string, it is an argparse type; problem(v) checks a value read back."""
+
+    def __init__(self, kind, low, strict, what, high=None, high_strict=False):
+        self.kind, self.low, self.strict, self.what = kind, low, strict, what
+        self.high = INT_MAX if high is None and kind is int else high
+        self.high_strict = high_strict
+
+    def problem(self, v):
+        """What is wrong with the value v, or None."""
+        if not math.isfinite(v) or v < self.low or (self.strict and v == self.low):
+            return f"must be {'>' if self.strict else '>='} {self.low} ({self.what})"
+        if self.high is not None and (v > self.high or (self.high_strict and v == self.high)):
+            return f"must be {'<' if self.high_strict else '<='} {self.high} ({self.what})"
+        return None
+
+    def __call__(self, s):
+        try:
+            v = self.kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+        why = self.problem(v)
+        if why:
+            raise argparse.ArgumentTypeError(f"{why}, got {s}")
+        return v
+
+
+def number(kind, low, strict, what, high=None, high_strict=False):
+    """An argparse type (see Number)."""
+    return Number(kind, low, strict, what, high, high_strict)
+
+
+# (flags, group, default, fixed for the run, argparse keywords). A default of a fixed option
+# is the run's (recorded in its checkpoint): the parser gives None where it is not given, so
+# that a resumed run can tell what was asked for. {default} in a help text shows it.
+OPTIONS = [
+    (("text",), None, None, False, dict(nargs="?", help="training text (UTF-8 unless --encoding)")),
+    (("--cell",), "training", "rnn", True, dict(
+        choices=tuple(CELLS),
+        help="rnn: the vanilla RNN; lstm or gru: a gated cell, trained by the same loop "
+             "(default {default})")),
+    (("--hidden-size",), "training", 100, True, dict(
+        metavar="N", type=number(int, 1, False, "hidden units"),
+        help="number of hidden units (default {default})")),
+    (("--seq-length",), "training", 25, True, dict(
+        metavar="N", type=number(int, 1, False, "characters per chunk"),
+        help="characters to unroll the RNN for, per iteration: the truncation length of BPTT "
+             "(default {default})")),
+    (("--learning-rate",), "training", 0.1, True, dict(
+        metavar="X", type=number(float, 0, True, "Adagrad step"),
+        help="Adagrad learning rate (default {default})")),
+    (("--iters",), "training", 100000, False, dict(
+        metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
+        help="total iterations of the run; 0 runs until interrupted (default {default})")),
+    (("--seed",), "training", 1, True, dict(
+        metavar="N", type=number(int, 0, False, "a seed"),
+        help="random seed of the weights and training samples; also of the draws of "
+             "--sample-from and --compare (default {default})")),
+    (("--out",), "training", None, False, dict(
+        metavar="DIR", help="output directory (default runs/seed-<seed>; with --seeds, runs)")),
+    (("--resume",), "training", False, False, dict(
+        action="store_true", help="continue the run in the output directory exactly where it stopped")),
+    (("--init-from",), "training", None, False, dict(
+        metavar="CHECKPOINT",
+        help="start a new run from CHECKPOINT's weights only (its cell and hidden size), with "
+             "fresh Adagrad memory, a zero state and the data pointer at 0: what reloading the "
+             "weights does, unlike --resume")),
+    (("--sample-every",), "training", 100, True, dict(
+        metavar="N", type=number(int, 0, False, "0 never samples"),
+        help="draw a training sample every N iterations; 0 never (default {default})")),
+    (("--sample-length",), "training", 200, True, dict(
+        metavar="N", type=number(int, 1, False, "characters", SAMPLE_LENGTH_MAX),
+        help="characters in each training sample (default {default})")),
+    (("--log-every",), "training", 100, True, dict(
+        metavar="N", type=number(int, 1, False, "iterations"),
+        help="write a loss.csv row every N iterations (default {default})")),
+    (("--val-frac",), "training", 0.0, True, dict(
+        metavar="F", type=number(float, 0, False, "a fraction of the text", 1, True),
+        help="hold out the last fraction F of the text: never trained on, it gives the held-out "
+             "bits per character in val.csv (default {default}: none)")),
+    (("--eval-every",), "training", 20000, True, dict(
+        metavar="N", type=number(int, 1, False, "iterations"),
+        help="with --val-frac, evaluate the held-out text every N iterations and at the end "
+             "(default {default})")),
+    (("--checkpoint-every",), "training", 1000, False, dict(
+        metavar="N", type=number(int, 1, False, "iterations"),
+        help="save checkpoint.npz every N iterations, besides at the end (default {default})")),
+    (("--encoding",), "training", "utf-8", False, dict(
+        metavar="NAME", help="encoding of the text (default {default})")),
+    (("--print-interval",), "training", 2.0, False, dict(
+        metavar="S", type=number(float, 0, False, "seconds"),
+        help="print a loss line or sample at most once every S seconds; the files get all of "
+             "them (default {default:g}; 0 prints every one)")),
+    (("--seeds",), "several seeds", None, False, dict(
+        type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
+        help="train one run per seed, in parallel processes, into OUT/seed-<s>/, and end with a "
+             "table of their final and lowest smoothed losses")),
+    (("--jobs",), "several seeds", None, False, dict(
+        metavar="N", type=number(int, 1, False, "processes"),
+        help="parallel runs with --seeds (default: the number of CPU cores)")),
+    (("--status-interval",), "several seeds", 10.0, False, dict(
+        metavar="S", type=number(float, 0, False, "seconds"),
+        help="seconds between status lines with --seeds (default {default:g})")),
+    (("--sample-from",), "sampling from a trained model", None, False, dict(
+        metavar="CHECKPOINT", help="print text generated from CHECKPOINT instead of training")),
+    (("--compare",), "sampling from a trained model", None, False, dict(
+        nargs="+", metavar="CHECKPOINT",
+        help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md; "
+             "uses --prime, --length, --temperature and --seed")),
+    (("--samples-dir",), "sampling from a trained model", "samples", False, dict(
+        metavar="DIR", help="where --compare writes (default {default})")),
+    (("--strategy",), "sampling from a trained model", "multinomial", False, dict(
+        choices=("multinomial", "greedy"),
+        help="multinomial draws from softmax(y / temperature) with --seed; greedy takes the "
+             "argmax, so it ignores --temperature and --seed (default {default})")),
+    (("--length",), "sampling from a trained model", 500, False, dict(
+        metavar="N", type=number(int, 1, False, "characters"),
+        help="characters to generate (default {default})")),
+    (("--temperature",), "sampling from a trained model", 1.0, False, dict(
+        metavar="T", type=number(float, 0, True, "softmax temperature", TEMPERATURE_MAX),
+        help="divide the scores by this before the softmax (default {default})")),
+    (("--prime",), "sampling from a trained model", None, False, dict(
+        metavar="TEXT", help="text fed through the network before generating (default a newline)")),
+    (("--outcome",), None, None, False, dict(
+        metavar="FILE", help=argparse.SUPPRESS)),  # for charrnn.pool: the outcome as JSON
+]
+
+
+def dest(flags):
+    return flags[-1].lstrip("-").replace("-", "_")
+
+
+# The options that change the numbers a run produces: fixed for the life of a run, recorded
+# in its checkpoint.
+HPARAM_DEFAULTS = {dest(flags): default for flags, _, default, fixed, _ in OPTIONS if fixed}
+CHECKS = {dest(flags): kw.get("type") or kw.get("choices") for flags, _, _, fixed, kw in OPTIONS if fixed}
+
+
+def option_problem(name, value):
+    """What is wrong with a fixed option's value read back from a checkpoint, or None: the
+    bounds and choices that the command line holds it to."""
+    check = CHECKS[name]
+    if isinstance(check, Number):
+        return check.problem(value)
+    if check is not None and value not in check:
+        return f"not one of {', '.join(check)}"
+    return None
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(
+        description="Train a character-level vanilla RNN, LSTM or GRU (truncated BPTT, Adagrad) "
+                    "on a text file, or sample from a trained checkpoint.",
+        epilog="Rerunning a command whose run has finished only reports it; a run that stopped "
+               "part-way goes on with --resume.")
+    groups = {}
+    for flags, group, default, fixed, kw in OPTIONS:
+        if group == "training" and group not in groups:
+            groups[group] = ap.add_argument_group("training (defaults are the classic script's)")
+        elif group and group not in groups:
+            groups[group] = ap.add_argument_group(group)
+        kw = dict(kw, help=kw["help"].format(default=default) if kw["help"] else kw["help"])
+        (groups[group] if group else ap).add_argument(*flags, default=None if fixed else default, **kw)
+    return ap

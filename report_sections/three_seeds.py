@@ -1,0 +1,168 @@
+"""The exercise: how does the vanilla RNN train at the classic defaults, how much do three
+seeds differ, and which of its training samples are the favourites?
+
+Runs: exercise/seed-1, seed-2, seed-3 (the vanilla RNN, exercise_iters iterations each).
+Writes: exercise-loss.png (the three smoothed curves), exercise-loss-seed-N.png (one run's
+chunk and smoothed loss), exercise-loss.csv, exercise-seeds.csv (final and lowest loss per
+seed, mean and spread), favourite-samples.csv (the last training samples, ranked by real words).
+"""
+import os
+
+import analysis as a
+from charrnn.logs import bits_per_char
+from report_sections.page import STYLES, bpc_axis, code_block, focus, md_table, plt, reproduce
+from report_sections.runs import checkpoint, loss_columns, read_samples
+
+
+NAME = "exercise"
+HEADING = "The exercise: three seeds of the vanilla RNN"
+CONTENTS = "The exercise: three seeds"
+
+
+def section(plan, out):
+    """(page text, summary line) of the exercise."""
+    runs = {seed: plan.path("exercise", f"seed-{seed}") for seed in plan.s["seeds"]}
+    hp = checkpoint(runs[plan.s["seeds"][0]])["hparams"]
+    T = hp["seq_length"]
+    curves = {seed: loss_columns(run) for seed, run in runs.items()}
+    figures = [overlay_figure(out, curves, hp)]
+    figures += [seed_figure(out, seed, curve, T) for seed, curve in curves.items()]
+    loss_csv(out, curves)
+    table, stats = seed_table(curves, T)
+    seeds_csv(out, table, stats, T)
+    ranked = favourite_samples(plan, runs, hp)
+    out.csv("favourite-samples.csv", ["sample", "share of words in the training text",
+                                      "distinct known words", "words", "text"],
+            [[n, sh, dk, nw, t] for n, t, sh, dk, nw in ranked])
+    page = page_text(plan, hp, runs, figures, seeds_markdown(table, stats, T), ranked)
+    (fm, fsd, _, _), _ = stats
+    summary = (f"  exercise: final smoothed loss {fm:.2f} ± {fsd:.2f} ({bits_per_char(fm, T):.3f} "
+               f"bits per character), mean ± sd of {len(runs)} seeds")
+    return page, summary
+
+
+def overlay_figure(out, curves, hp):
+    """The smoothed loss of every seed in one figure."""
+    T = hp["seq_length"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (seed, (it, _, smooth)) in enumerate(curves.items()):
+        ax.plot(it, smooth, label=f"seed {seed}", linewidth=1.5, **STYLES[i % 4])
+    ax.set(xlabel="iteration", ylabel=f"smoothed loss (sum over a {T}-character chunk, nats)",
+           title=f"Vanilla RNN{', classic defaults' if hp['hidden_size'] == 100 else ''}: "
+                 f"{len(curves)} seeds")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="run")
+    focus(ax, next(iter(curves.values()))[0], *(c[2] for c in curves.values()))
+    bpc_axis(ax, T)
+    return out.figure(fig, "exercise-loss")
+
+
+def seed_figure(out, seed, curve, T):
+    """One run's chunk loss of every logged iteration, and its smoothed loss."""
+    it, loss, smooth = curve
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(it, loss, color="0.75", linewidth=0.5, label="chunk loss (every logged iteration)")
+    ax.plot(it, smooth, color="black", linewidth=1.5, label="smoothed loss")
+    ax.set(xlabel="iteration", ylabel=f"loss (sum over a {T}-character chunk, nats)",
+           title=f"Vanilla RNN, seed {seed}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    focus(ax, it, loss, smooth, percentiles=(0.5, 99.5))  # the raw loss's rare spikes may go off
+    bpc_axis(ax, T)
+    return out.figure(fig, f"exercise-loss-seed-{seed}")
+
+
+def loss_csv(out, curves):
+    """Every logged row of each run, side by side by iteration (empty where a run has none)."""
+    all_it = sorted(set().union(*(set(c[0].tolist()) for c in curves.values())))
+    cols = {seed: dict(zip(c[0].tolist(), zip(c[1], c[2])))
+            for seed, c in curves.items()}
+    rows = [[it] + [v for seed in curves for v in cols[seed].get(it, (float("nan"),) * 2)]
+            for it in all_it]
+    out.csv("exercise-loss.csv", ["iteration"] + [f"seed-{seed}-{k}" for seed in curves
+                                                  for k in ("loss", "smooth_loss")], rows)
+
+
+def seed_table(curves, T):
+    """Rows (run, last iteration, final, its bpc, lowest, its bpc, iteration of lowest), and
+    the spread (mean, sd, min, max) of the final and of the lowest smoothed losses."""
+    table = []
+    for seed, (it, _, smooth) in curves.items():
+        final, low, low_it = a.curve_summary(it, smooth)
+        table.append([f"seed {seed}", int(it[-1]), final, bits_per_char(final, T), low,
+                      bits_per_char(low, T), low_it])
+    return table, (a.spread([r[2] for r in table]), a.spread([r[4] for r in table]))
+
+
+def seeds_csv(out, table, stats, T):
+    (fm, fsd, _, _), (lm, lsd, _, _) = stats
+    out.csv("exercise-seeds.csv", ["run", "last iteration", "final smoothed loss", "final bpc",
+                                   "lowest smoothed loss", "lowest bpc", "iteration of lowest"],
+            table + [["mean", "", fm, bits_per_char(fm, T), lm, bits_per_char(lm, T), ""],
+                     ["standard deviation", "", fsd, bits_per_char(fsd, T), lsd,
+                      bits_per_char(lsd, T), ""]])
+
+
+def seeds_markdown(table, stats, T):
+    (fm, fsd, fmin, fmax), (lm, lsd, lmin, lmax) = stats
+    md_rows = [[r[0], f"{r[2]:.2f} ({r[3]:.3f})", f"{r[4]:.2f} ({r[5]:.3f})", f"{r[6]:,}"] for r in table]
+    md_rows.append(["mean ± sd", f"{fm:.2f} ± {fsd:.2f} ({bits_per_char(fm, T):.3f} ± "
+                                 f"{bits_per_char(fsd, T):.3f})",
+                    f"{lm:.2f} ± {lsd:.2f} ({bits_per_char(lm, T):.3f} ± "
+                    f"{bits_per_char(lsd, T):.3f})", ""])
+    md_rows.append(["range", f"{fmin:.2f} to {fmax:.2f}", f"{lmin:.2f} to {lmax:.2f}", ""])
+    return md_table(["run", "final smoothed loss (bpc)", "lowest smoothed loss (bpc)",
+                     "iteration of lowest"], md_rows)
+
+
+def favourite_samples(plan, runs, hp):
+    """The last favourites_from training samples of each run, best first by their real words:
+    (name, text, share of known words, distinct known words, words)."""
+    samples = []
+    for seed, run in runs.items():
+        got = read_samples(os.path.join(run, "samples.txt"), hp["sample_length"])[-plan.s["favourites_from"]:]
+        samples += [(f"seed {seed}, iteration {it:,}", text) for it, text in got]
+    return a.rank_samples(samples, plan.vocabulary)
+
+
+def page_text(plan, hp, runs, figures, seeds_md, ranked):
+    T, k = hp["seq_length"], plan.s["favourites_from"]
+    overlay, singles = figures[0], figures[1:]
+    settings = "classic defaults" if hp["hidden_size"] == 100 else "settings"
+    images = "\n\n".join(f"![Run {i + 1}]({f})" for i, f in enumerate(singles))
+    fav = "\n\n".join(f"**{n}**: {sh:.0%} of its {nw} words occur in the training text "
+                      f"({dk} distinct)\n\n{code_block(t)}" for n, t, sh, dk, nw in ranked[:3])
+    if not ranked:
+        fav = "_No sample had 10 words or more._"
+    return f"""\
+{len(runs)} runs of {plan.s['exercise_iters']:,} iterations of the vanilla RNN at the {settings}
+(hidden size {hp['hidden_size']}, {T} characters per chunk, learning rate {hp['learning_rate']}),
+seeds {', '.join(map(str, runs))}, on `{plan.args.text}`. The smoothed loss is a sum over a
+{T}-character chunk (left axis); the right axis gives the same in bits per character.
+
+![Smoothed loss of the three seeds]({overlay})
+
+The three curves move together because every run reads the text in the same order: the bumps
+are harder and easier stretches of the text, not noise of the seed. The y axis shows where the
+runs are after their first steep descent (the first 5% of the iterations start above it, from
+the uniform guess, `{T} * ln(vocabulary size)`).
+
+{seeds_md}
+
+Data: [exercise-loss.csv](exercise-loss.csv) (every logged row of each run),
+[exercise-seeds.csv](exercise-seeds.csv) (this table). One figure per run:
+{', '.join(f'[seed {seed}]({f})' for seed, f in zip(runs, singles))}
+(the grey line is each logged iteration's own chunk loss).
+
+{images}
+
+**Three candidate favourite samples**, chosen from the last {k} training samples of each run
+(every {hp['sample_every']} iterations, {hp['sample_length']} characters) by the share of their
+words (runs of letters, lower-cased) that occur anywhere in the training text; ties go to more
+distinct such words, and samples of fewer than 10 words are left out. The criterion rewards real
+words, not grammar or sense: the choice is still yours. All candidates, scored:
+[favourite-samples.csv](favourite-samples.csv).
+
+{fav}
+
+{reproduce(plan, 'exercise')}"""
