@@ -1,26 +1,32 @@
 """Regenerate samples/: the exercise's figures and tables, and measurements that answer its
 "why" questions, from real training runs.
 
-    python report.py            # the full report: under 10 minutes on 2 cores
-    python report.py --quick    # the same with small iteration counts, about a minute
+    python report.py            # the full report into samples/: under 10 minutes on 2 cores
+    python report.py --quick    # small iteration counts, about a minute: into runs/report/quick/samples/
     python report.py --pdf      # PDF figures beside the PNGs
 
 Training happens in `python min_char_rnn.py ...` subprocesses, two at a time, into
 runs/report/<scale>/: exactly a user's runs. A finished run is reused, an interrupted one
 (Ctrl-C stops the report and every run, each saving its checkpoint) is continued with
---resume. Then every section reads the runs' CSV files and checkpoints, and samples/ is
-written from scratch: figures (PNG, PDF with --pdf), the CSV data behind each figure and
-table, and samples/README.md, the report page.
+--resume. Then every section reads the runs' CSV files and checkpoints, and the report's
+folder (--samples-dir) is written from scratch: figures (PNG, PDF with --pdf), the CSV data
+behind each figure and table, README.md, the report page, and MANIFEST.json, the list of the
+files with their SHA-256. It is written beside the folder and put in place whole, and only
+over a folder that holds nothing but an earlier report's files, unchanged (see
+report_sections/folder.py); a --quick or tiny report never replaces the full one unasked.
 
 This file is the command: its options, the order of the sections, the page's head. The
 runs are planned in report_sections/plan.py and trained by report_sections/training.py;
 each section is a module of report_sections/ named by its question (SECTIONS below).
 """
 import os
+import signal
 import sys
 
 
 if __name__ == "__main__":
+    # Ctrl-C and SIGTERM wait while the modules load: main() takes them (one line, exit 130)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     from charrnn.system import one_blas_thread
     one_blas_thread()  # before numpy loads: the analyses' matrices are small, the runs get the cores
 
@@ -29,19 +35,19 @@ import contextlib
 import datetime
 import importlib
 import platform
-import shutil
-import signal
 import time
 
 import numpy as np
 
 from charrnn.options import number
 from charrnn.system import UserError, cpu_name, fail, format_seconds
+from report_sections import folder
 from report_sections.plan import SCALES, Plan
 from report_sections.training import Training, say
 
 
 PROG = "report.py"
+STOPPED = "stopped; every run saved its checkpoint: run the same command again to continue"
 REPORT_TITLE = "# Report: the exercise's questions, answered by measurement"
 # The page's sections, in order: modules of report_sections/, imported once the training is
 # done (they load matplotlib). A new section: its module, and its name here.
@@ -73,8 +79,13 @@ def build_parser():
     ap.add_argument("--text", default="input.txt", help="training text (default input.txt)")
     ap.add_argument("--runs-dir", metavar="DIR",
                     help="where the runs go (default runs/report/<scale>)")
-    ap.add_argument("--samples-dir", metavar="DIR", default="samples",
-                    help="the report's folder, replaced as a whole (default samples)")
+    ap.add_argument("--samples-dir", metavar="DIR",
+                    help="the report's folder, replaced as a whole (default samples for the full "
+                         "report, RUNS_DIR/samples for --quick and --scale tiny); refused if it holds "
+                         "anything but an earlier report's files as written (see its MANIFEST.json)")
+    ap.add_argument("--replace-full-report", action="store_true",
+                    help="let a --quick or tiny report replace a full one in --samples-dir (refused "
+                         "without it)")
     ap.add_argument("--jobs", type=number(int, 1, False, "training runs at a time"),
                     default=min(2, os.cpu_count() or 1),
                     help="training runs at a time (default 2, or 1 on one core)")
@@ -82,8 +93,8 @@ def build_parser():
 
 
 def parse_args(argv):
-    """The options, with the scale, the runs folder and the command that makes this report
-    again (as the page shows it) filled in."""
+    """The options, with the scale, the runs and samples folders and the command that makes
+    this report again (as the page shows it) filled in."""
     ap = build_parser()
     args = ap.parse_args(argv)
     if args.quick and args.scale not in (None, "quick"):
@@ -91,42 +102,18 @@ def parse_args(argv):
     args.scale = "quick" if args.quick else (args.scale or "full")
     default_runs = os.path.join("runs", "report", args.scale)
     args.runs_dir = args.runs_dir or default_runs
+    default_samples = "samples" if args.scale == "full" else os.path.join(args.runs_dir, "samples")
+    args.samples_dir = args.samples_dir or default_samples
     cmd = ["python report.py"]
     if args.scale != "full":
         cmd.append("--quick" if args.scale == "quick" else f"--scale {args.scale}")
     for option, value, default in (("--text", args.text, "input.txt"),
                                    ("--runs-dir", args.runs_dir, default_runs),
-                                   ("--samples-dir", args.samples_dir, "samples")):
+                                   ("--samples-dir", args.samples_dir, default_samples)):
         if value != default:
             cmd.append(f"{option} {value}")
     args.report_cmd = " ".join(cmd + (["--pdf"] if args.pdf else []))
     return args
-
-
-def replaceable(folder):
-    """Whether report.py may replace folder whole: it is new, empty, or an earlier report
-    (its README.md begins with the report's title), never a folder of anything else."""
-    if not os.path.lexists(folder):
-        return True
-    if not os.path.isdir(folder) or os.path.islink(folder):
-        return False
-    if not os.listdir(folder):
-        return True
-    try:
-        with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
-            return f.readline().rstrip("\n") == REPORT_TITLE
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def replace_folder(new, target):
-    """Put the folder new in target's place, whatever target held."""
-    old = target.rstrip(os.sep) + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(target):
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def anchor(title):
@@ -154,19 +141,12 @@ below comes from the runs in `{args.runs_dir}`; the CSV file beside each figure 
 """
 
 
-def write_report(args, samples, t0):
-    """Train, measure, and put the new page in place of samples; returns (the number of files
-    written, the sections' summary lines, wall seconds, training seconds)."""
-    plan = Plan(args, SCALES[args.scale])
-    say(t0, f"report ({args.scale}): runs in {args.runs_dir}, up to {args.jobs} at a time; "
-            f"Ctrl-C stops them all, each saving its checkpoint, and the next report.py continues")
-    n_reused, n_jobs = Training(plan, t0).run()
-    t_train = time.perf_counter() - t0
-    say(t0, "training done; measuring")
+def write_page(args, plan, tmp, times):
+    """Measure, and write every section's files and the page into the folder tmp; returns
+    (the files written, the sections' summary lines)."""
     from report_sections.page import Output  # only now: it loads matplotlib
     sections = [importlib.import_module(f"report_sections.{name}") for name in SECTIONS]
-    tmp = samples.rstrip(os.sep) + ".new"
-    shutil.rmtree(tmp, ignore_errors=True)
+    t0, t_train, n_reused, n_jobs = times
     out = Output(tmp, args.pdf)
     pages, summaries = [], []
     for n, section in enumerate(sections, start=1):
@@ -177,21 +157,49 @@ def write_report(args, samples, t0):
     wall = time.perf_counter() - t0
     head = page_head(args, sections, (wall, t_train), n_reused, n_jobs)
     out.text("README.md", head + "\n" + "\n".join(pages))
-    replace_folder(tmp, samples)
-    return len(out.files), [s for s in summaries if s], wall, t_train
+    folder.write_manifest(tmp, out.files, args.scale)
+    return out.files, [s for s in summaries if s]
+
+
+def write_report(args, samples, t0):
+    """Train, measure, and put the new page in place of samples; returns (the number of files
+    written, the sections' summary lines, wall seconds, training seconds)."""
+    plan = Plan(args, SCALES[args.scale])
+    say(t0, f"report ({args.scale}): runs in {args.runs_dir}, up to {args.jobs} at a time; "
+            f"Ctrl-C stops them all, each saving its checkpoint, and the next report.py continues")
+    n_reused, n_jobs = Training(plan, t0).run()
+    t_train = time.perf_counter() - t0
+    say(t0, "training done; measuring")
+    tmp = folder.new_folder(samples)  # the page is written here, then put in place whole
+    try:
+        files, summaries = write_page(args, plan, tmp, (t0, t_train, n_reused, n_jobs))
+        kept = folder.put_in_place(tmp, samples, args.samples_dir, args.scale, args.replace_full_report)
+    except BaseException:  # Ctrl-C too: no half-written folder stays behind
+        folder.discard(tmp)
+        raise
+    if kept:
+        print(f"{PROG}: a file appeared in the old report as it was replaced: kept in '{kept}'",
+              file=sys.stderr)
+    return len(files), summaries, time.perf_counter() - t0, t_train
+
+
+def interrupted(signum, frame):
+    """SIGTERM, like Ctrl-C: the report stops where it is, cleanly."""
+    raise KeyboardInterrupt
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupted)
     t0 = time.perf_counter()
-    samples = os.path.abspath(args.samples_dir)
-    if not replaceable(samples):
-        return fail(PROG, f"--samples-dir '{args.samples_dir}' holds files this report did not write, "
-                          f"and it replaces the whole folder: give a new or empty folder", 2)
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held since start
+        args = parse_args(argv)
+        samples = os.path.abspath(args.samples_dir)
+        folder.check_replaceable(samples, args.samples_dir, args.scale, args.replace_full_report)
         n_files, summaries, wall, t_train = write_report(args, samples, t0)
     except UserError as e:
-        return fail(PROG, str(e))
+        return fail(PROG, str(e), 2 if isinstance(e, folder.Refused) else 1)
     except BrokenPipeError:  # the reader of the progress lines went away (`| head -1`): stop quietly
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -201,10 +209,9 @@ def main(argv=None):
         return fail(PROG, f"cannot write{where}: {e.strerror or e}; the runs keep their checkpoints: "
                           f"run the same command again once the cause is gone")
     except KeyboardInterrupt:
-        print(f"{PROG}: stopped; every run saved its checkpoint: run the same command again to "
-              f"continue", file=sys.stderr)
+        print(f"{PROG}: {STOPPED}", file=sys.stderr)
         return 130
-    print(f"\nreport written to {args.samples_dir}/README.md ({n_files} files) in "
+    print(f"\nreport written to {os.path.join(args.samples_dir, 'README.md')} ({n_files} files) in "
           f"{format_seconds(wall)} ({format_seconds(t_train)} training)")
     print("\n".join(summaries))
     return 0

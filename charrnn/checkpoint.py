@@ -23,16 +23,18 @@ from charrnn.text import text_sha256
 from min_char_rnn import PARAM_NAMES
 
 
-CHECKPOINT_FORMAT = 3  # 3 added the run files' SHA-256; 2 added cell, val_frac, eval_every and
-# val_csv_bytes. Formats 1 and 2 still load.
+CHECKPOINT_FORMAT = 4  # 4 added iters and the closing rows; 3 the run files' SHA-256; 2 cell,
+# val_frac, eval_every and val_csv_bytes. Formats 1 to 3 still load.
 EMPTY_SHA256 = hashlib.sha256().hexdigest()  # of the first 0 bytes of any file
 # The log files of a run directory, each with the field that records its size when the
-# checkpoint was written (resume cuts off what came after, so nothing is doubled), and the
-# field with the SHA-256 of those bytes (resume keeps a file only if it still begins with
-# exactly what the checkpoint saw: not, say, re-saved with CRLF line ends).
-RUN_FILES = {"loss.csv": ("loss_csv_bytes", "loss_csv_sha256"),
-             "samples.txt": ("samples_txt_bytes", "samples_txt_sha256"),
-             "val.csv": ("val_csv_bytes", "val_csv_sha256")}
+# checkpoint was written (resume cuts off what came after, so nothing is doubled), the field
+# with the SHA-256 of those bytes (resume keeps a file only if it still begins with exactly
+# what the checkpoint saw: not, say, re-saved with CRLF line ends), and the field with the
+# closing rows that a finished run appends after its last checkpoint (so that a resume to a
+# larger --iters cuts them, and a run killed before they were written gets them back).
+RUN_FILES = {"loss.csv": ("loss_csv_bytes", "loss_csv_sha256", "loss_csv_closing"),
+             "samples.txt": ("samples_txt_bytes", "samples_txt_sha256", None),
+             "val.csv": ("val_csv_bytes", "val_csv_sha256", "val_csv_closing")}
 
 # Every field: (kind, the format that added it, its value in a checkpoint of an older format).
 # The kind says where it lives in the state dict and how it is checked (see READERS).
@@ -43,6 +45,7 @@ FIELDS = {
     "hprev": ("carried", 1, None),  # the state carried into the next chunk
     "p": ("count", 1, None),  # the data pointer
     "n": ("count", 1, None),  # iterations done
+    "iters": ("count", 4, None),  # the iterations the run was started for (0: no limit)
     "smooth_loss": ("loss", 1, None),
     "rng_state": ("rng", 1, None),  # state["rng"], the generator of the training samples
     "vocab": ("vocab", 1, None),  # state["chars"], as character codes
@@ -57,10 +60,15 @@ FIELDS = {
     # None: not recorded, so not checked
     "loss_csv_sha256": ("sha256", 3, None), "samples_txt_sha256": ("sha256", 3, None),
     "val_csv_sha256": ("sha256", 3, None),
+    "loss_csv_closing": ("text", 4, ""), "val_csv_closing": ("text", 4, ""),
 }
 
 
-def new_state(chars, text, hparams, params=None):
+class Diverged(UserError):
+    """Training diverged: its weights or its loss are no longer numbers a run can go on from."""
+
+
+def new_state(chars, text, hparams, iters, params=None):
     """Iteration 0 of a run: fresh weights (or a copy of params), zero Adagrad memory and state."""
     rng = np.random.default_rng(hparams["seed"])
     V, H = len(chars), hparams["hidden_size"]
@@ -71,6 +79,7 @@ def new_state(chars, text, hparams, params=None):
             "hprev": cell.zero_state(H),
             "p": 0,
             "n": 0,
+            "iters": iters,
             "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # the loss at iteration 0
             "rng": rng,
             "chars": chars,
@@ -78,7 +87,8 @@ def new_state(chars, text, hparams, params=None):
             "hparams": hparams,
             "loss_csv_bytes": 0, "samples_txt_bytes": 0, "val_csv_bytes": 0,
             "loss_csv_sha256": EMPTY_SHA256, "samples_txt_sha256": EMPTY_SHA256,
-            "val_csv_sha256": EMPTY_SHA256}
+            "val_csv_sha256": EMPTY_SHA256,
+            "loss_csv_closing": "", "val_csv_closing": ""}
 
 
 def field_value(state, name, kind):
@@ -117,6 +127,19 @@ def non_finite_field(state):
     return None
 
 
+def impossible_state(cell, hprev):
+    """Why a carried state cannot come out of the cell, or None. h (the first H rows) is a tanh,
+    or a mix of tanhs, so |h| <= 1; the LSTM's h is o * tanh(c) with 0 <= o <= 1, so
+    |h| <= |tanh(c)| (allowing for a last bit that another tanh routine may round otherwise)."""
+    if cell == "lstm":
+        h, c = np.split(hprev.ravel(), 2)
+        if (np.abs(h) > np.abs(np.tanh(c)) * (1 + 1e-12)).any():
+            return "holds an h larger than tanh(c), which an LSTM cannot give (h = o * tanh(c))"
+    elif (np.abs(hprev) > 1).any():
+        return "holds a value outside [-1, 1], which the cell cannot give (h is a tanh or a mix of tanhs)"
+    return None
+
+
 def previous_checkpoint_path(path):
     """Where save_checkpoint keeps the checkpoint before the last: if training diverges right
     after a checkpoint, that one holds the state that diverged, and this one is the last good."""
@@ -136,8 +159,7 @@ def save_checkpoint(path, state):
     checkpoint on disk stays the last good one. A failed write leaves the old file too."""
     bad = non_finite_field(state)
     if bad is not None:
-        raise UserError(f"training diverged: '{bad}' is not finite at iteration {state['n']} "
-                        f"(try a smaller --learning-rate)")
+        raise Diverged(f"training diverged: '{bad}' is not finite at iteration {state['n']}")
     arrays = {name: field_value(state, name, kind) for name, (kind, _, _) in FIELDS.items()}
     tmp, previous = path + ".tmp", previous_checkpoint_path(path)
     try:
@@ -148,6 +170,8 @@ def save_checkpoint(path, state):
             f.flush()
             os.fsync(f.fileno())
         if os.path.exists(path):  # the one before stays as the previous one (a hard link: no copy)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(previous + ".tmp")  # left by a writer killed right after its link
             os.link(path, previous + ".tmp")
             os.replace(previous + ".tmp", previous)
         os.replace(tmp, path)
@@ -211,7 +235,7 @@ def load_checkpoint(path):
     return CheckedFields(path, arrays).state()
 
 
-SCALAR_KINDS = {"format": "iu", "count": "iu", "loss": "iuf", "rng": "U", "sha256": "U"}
+SCALAR_KINDS = {"format": "iu", "count": "iu", "loss": "iuf", "rng": "U", "sha256": "U", "text": "U"}
 KIND_NAMES = {"iu": "an integer", "iuf": "a number", "U": "a string"}
 
 
@@ -244,7 +268,7 @@ class CheckedFields:
         """The field name, checked by its kind."""
         kind = FIELDS[name][0]
         v = self.scalar(name, SCALAR_KINDS[kind]) if kind in SCALAR_KINDS else None
-        if kind == "count" and not v >= 0:
+        if kind == "count" and v is not None and not v >= 0:
             raise self.corrupt(name, f"is {v}, must be >= 0")
         if kind == "sha256" and v is not None and not (
                 len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
@@ -295,9 +319,12 @@ class CheckedFields:
                  "hprev": self.array("hprev", carried),
                  "rng": self.rng(), "chars": chars, "hparams": hparams,
                  **{name: self.value(name) for name, (kind, _, _) in FIELDS.items()
-                    if kind in ("count", "loss", "sha256")}}
+                    if kind in ("count", "loss", "sha256", "text")}}
         bad = non_finite_field(state)
         if bad is not None:
             raise self.corrupt(bad, "holds numbers a run cannot continue from (not finite, or a "
                                     "negative Adagrad memory)")
+        why = impossible_state(hparams["cell"], state["hprev"])
+        if why:
+            raise self.corrupt("hprev", why)
         return state

@@ -4,11 +4,11 @@ import signal
 import sys
 
 from charrnn.logs import run_summary
-from charrnn.options import build_parser
+from charrnn.options import build_parser, misplaced_options
 from charrnn.rundir import RunFinished, prepare_run
 from charrnn.sampling import compare_strategies, sample_from_checkpoint
 from charrnn.seeds import run_seeds
-from charrnn.system import UserError, fail, safe_stdout
+from charrnn.system import Terminated, UserError, fail, raise_terminated, safe_stdout
 
 
 PROG = "min_char_rnn.py"
@@ -27,17 +27,23 @@ def train_command(args, outcome):
     done = n - run.n_start
     rate = done / run.elapsed if run.elapsed > 0 else float("nan")
     outcome.update(iteration=n, iterations=done, seconds=run.elapsed)
-    print(f"{done} iterations in {run.elapsed:.1f} s ({rate:.1f} it/s); "
+    print(f"{done} iterations (numbers {run.n_start} to {n - 1}) in {run.elapsed:.1f} s ({rate:.1f} it/s); "
           f"{run_summary(run.out_dir, run.hparams['seq_length'])}; checkpoint: {run.ckpt}", flush=True)
     if run.stop.received:
-        outcome["message"] = (f"stopped by {signal.Signals(run.stop.first).name} at iteration {n}; "
+        of = f" of {run.iters}" if run.iters else ""
+        outcome["message"] = (f"stopped by {signal.Signals(run.stop.first).name} after {n}{of} iterations; "
                               f"continue with --resume")
         print(outcome["message"], file=sys.stderr, flush=True)
         return 128 + run.stop.first
     return 0
 
 
-def dispatch(args, outcome):
+def dispatch(args, given, outcome):
+    misplaced = misplaced_options(args, given)
+    if misplaced:
+        return fail(PROG, misplaced, 2)
+    if args.text is not None and (args.sample_from or args.compare):
+        return fail(PROG, f"'{args.text}': a training text is not used by --sample-from or --compare", 2)
     if args.out == "":
         return fail(PROG, "--out is empty: give a folder, or leave the option out for runs/seed-<seed>", 2)
     if args.sample_from:
@@ -51,22 +57,30 @@ def dispatch(args, outcome):
 
 
 def main(argv=None):
-    """Run the command; every error a user can cause is one line on stderr and an exit code."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # back from the quiet start-up
-    safe_stdout()
-    ap = build_parser()
-    ap.error = lambda message: sys.exit(fail(PROG, message, 2))  # one line, not the whole usage text
-    args = ap.parse_args(argv)
-    outcome = {"status": "trained", "message": "", "iteration": None, "iterations": 0, "seconds": 0.0}
+    """Run the command; every error a user can cause is one line on stderr and an exit code.
+
+    From its first line to its last, SIGINT and SIGTERM end it in one line too (a training run
+    or a --seeds group takes them over while it works, to save and stop cleanly)."""
+    args, outcome = None, {"status": "trained", "message": "", "iteration": None, "iterations": 0,
+                           "seconds": 0.0}
     try:
-        code = dispatch(args, outcome)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # back from the quiet start-up
+        signal.signal(signal.SIGTERM, raise_terminated)
+        safe_stdout()
+        ap = build_parser()
+        ap.error = lambda message: sys.exit(fail(PROG, message, 2))  # one line, not the usage text
+        args = ap.parse_args(argv)
+        given = set(vars(build_parser(defaults=False).parse_args(argv)))
+        code = dispatch(args, given, outcome)
     except UserError as e:
         code, outcome["message"] = fail(PROG, e), str(e)
-    except KeyboardInterrupt:  # Ctrl-C before a run set its handlers (reading the text, ...)
-        code, outcome["message"] = fail(PROG, "interrupted", 128 + signal.SIGINT), "interrupted"
+    except (KeyboardInterrupt, Terminated) as e:  # before a run set its handlers (reading the text, ...)
+        signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
+        outcome["message"] = f"interrupted by {signal.Signals(signum).name}"
+        code = fail(PROG, outcome["message"], 128 + signum)
     except MemoryError:  # what the up-front estimates (check_memory, read_text) did not foresee
         code, outcome["message"] = fail(PROG, "out of memory"), "out of memory"
-    if args.outcome:
+    if args is not None and args.outcome:
         write_outcome(args.outcome, outcome, code)
     return code
 

@@ -67,9 +67,10 @@ OPTIONS = [
     (("--learning-rate",), "training", 0.1, True, dict(
         metavar="X", type=number(float, 0, True, "Adagrad step"),
         help="Adagrad learning rate (default {default})")),
-    (("--iters",), "training", 100000, False, dict(
+    (("--iters",), "training", None, False, dict(
         metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
-        help="total iterations of the run; 0 runs until interrupted (default {default})")),
+        help="total iterations of the run; 0 runs until interrupted (default 100000; with --resume, "
+             "the number the run was started with)")),
     (("--seed",), "training", 1, True, dict(
         metavar="N", type=number(int, 0, False, "a seed"),
         help="random seed of the weights and training samples; also of the draws of "
@@ -125,7 +126,7 @@ OPTIONS = [
         nargs="+", metavar="CHECKPOINT",
         help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md; "
              "uses --prime, --length, --temperature and --seed")),
-    (("--samples-dir",), "sampling from a trained model", "samples", False, dict(
+    (("--samples-dir",), "sampling from a trained model", "comparisons", False, dict(
         metavar="DIR", help="where --compare writes (default {default})")),
     (("--strategy",), "sampling from a trained model", "multinomial", False, dict(
         choices=("multinomial", "greedy"),
@@ -148,6 +149,8 @@ def dest(flags):
     return flags[-1].lstrip("-").replace("-", "_")
 
 
+ITERS_DEFAULT = 100000  # --iters of a new run that does not give it
+
 # The options that change the numbers a run produces: fixed for the life of a run, recorded
 # in its checkpoint.
 HPARAM_DEFAULTS = {dest(flags): default for flags, _, default, fixed, _ in OPTIONS if fixed}
@@ -165,7 +168,33 @@ def option_problem(name, value):
     return None
 
 
-def build_parser():
+# What each way of running uses, besides --seed: an option given to another is refused, never
+# silently ignored.
+SAMPLING_USES = {"sample_from": ("sample_from", "strategy", "length", "temperature", "prime"),
+                 "compare": ("compare", "samples_dir", "length", "temperature", "prime")}
+
+
+def misplaced_options(args, given):
+    """One line naming the options given (a set of dests) that what args asks for does not use,
+    or None."""
+    modes = [mode for mode in SAMPLING_USES if mode in given]
+    if len(modes) > 1:
+        return "give one of --sample-from and --compare"
+    if modes:
+        uses, what = {"seed", "outcome", *SAMPLING_USES[modes[0]]}, f"--{modes[0].replace('_', '-')}"
+    else:
+        uses = {dest(flags) for flags, group, *_ in OPTIONS if group in (None, "training", "several seeds")}
+        uses.add("seed")
+        what = "training"
+    extra = [f"--{d.replace('_', '-')}" for d in given if d not in uses and d != "text"]
+    if not extra:
+        return None
+    return (f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not used by {what}: drop "
+            f"{'it' if len(extra) == 1 else 'them'}")
+
+
+def build_parser(defaults=True):
+    """The command line's parser. Without defaults, it gives only the options given."""
     ap = argparse.ArgumentParser(
         description="Train a character-level vanilla RNN, LSTM or GRU (truncated BPTT, Adagrad) "
                     "on a text file, or sample from a trained checkpoint.",
@@ -178,5 +207,6 @@ def build_parser():
         elif group and group not in groups:
             groups[group] = ap.add_argument_group(group)
         kw = dict(kw, help=kw["help"].format(default=default) if kw["help"] else kw["help"])
-        (groups[group] if group else ap).add_argument(*flags, default=None if fixed else default, **kw)
+        default = (None if fixed else default) if defaults else argparse.SUPPRESS
+        (groups[group] if group else ap).add_argument(*flags, default=default, **kw)
     return ap

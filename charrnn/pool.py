@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from charrnn.logs import last_row
-from charrnn.system import STOP_SIGNALS, StopSignals, one_blas_thread, stop_with_parent
+from charrnn.system import STOP_SIGNALS, StopSignals, one_blas_thread, prepare_child
 
 
 TRAINER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "min_char_rnn.py")
@@ -61,7 +61,7 @@ class Job:
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, TRAINER, *self.argv, "--outcome", self.outcome_file],
                                      stdout=self.output, stderr=subprocess.STDOUT, env=env,
-                                     preexec_fn=stop_with_parent)
+                                     preexec_fn=prepare_child)
         return True
 
     def finish(self):

@@ -13,6 +13,7 @@ import numpy as np
 from charrnn.cells import CELLS, cell_module, training_bytes
 from charrnn.checkpoint import (
     RUN_FILES,
+    Diverged,
     diverged_checkpoint_path,
     load_checkpoint,
     new_state,
@@ -29,13 +30,16 @@ from charrnn.logs import (
     prefix_sha256,
     run_summary,
 )
-from charrnn.options import HPARAM_DEFAULTS
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT
 from charrnn.system import StopSignals, UserError, check_memory, format_seconds, write_error
 from charrnn.text import heldout_streams, index_text, read_text, split_heldout, text_sha256
 from min_char_rnn import PARAM_NAMES, build_vocab, heldout_loss
 
 
 LOCK_FILE = "run.lock"  # in every run directory: whoever holds its flock is the run's one writer
+# What save_checkpoint writes on its way and a kill can leave behind: nobody reads them, and
+# the owner of the folder clears them.
+HALF_DONE = ("checkpoint.npz.tmp", "checkpoint.previous.npz.tmp", ".write-test")
 
 
 class RunFinished(Exception):
@@ -69,6 +73,9 @@ def own_run_dir(out_dir, what="training this run"):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     atexit.register(forget_owner, fd)
+    for name in HALF_DONE:  # the owner clears what a writer killed mid-way left
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, name))
     try:  # the lock file may be old: check that new files can still be made here
         probe = os.path.join(out_dir, ".write-test")
         open(probe, "wb").close()
@@ -93,7 +100,7 @@ def check_run_files(out_dir, state):
     """--resume: each log file must begin with exactly the bytes the checkpoint recorded (their
     number and, from format 3, their SHA-256); what came after is cut off when the run opens it."""
     for name in run_files(state["hparams"]):
-        path, (size_field, sha_field) = os.path.join(out_dir, name), RUN_FILES[name]
+        path, (size_field, sha_field, _) = os.path.join(out_dir, name), RUN_FILES[name]
         size, want = state[size_field], state[sha_field]
         if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
             raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
@@ -164,25 +171,58 @@ def existing_run(args, text, out_dir):
     n, hp = state["n"], state["hparams"]
     differ = [f"--{k.replace('_', '-')} {hp[k]}, not {v}"
               for k, v in given_hparams(args).items() if v != hp[k]]
-    summary = run_summary(out_dir, hp["seq_length"])
     if args.resume and differ:
         raise UserError(f"--resume: the run in '{out_dir}' has {differ[0]}; drop the option "
                         f"or use another --out")
-    if args.resume and args.iters and n >= args.iters:
-        raise RunFinished(f"--resume: the run in '{out_dir}' is already at iteration {n}, so --iters "
-                          f"{args.iters} leaves 0 iterations to do (give a larger --iters to train on); "
-                          f"its last figures: {summary}")
-    if not args.resume and args.iters and n >= args.iters and not differ:
+    iters = target_iters(args, state)
+    if iters and n >= iters and (args.resume or not differ):
+        complete_closing_rows(out_dir, state)  # a run killed after its last checkpoint gets them now
+        summary = run_summary(out_dir, hp["seq_length"])
+        if args.resume:
+            raise RunFinished(f"--resume: the run in '{out_dir}' has done its {n} iterations, so --iters "
+                              f"{iters} leaves 0 to do (give a larger --iters to train on); "
+                              f"its last figures: {summary}")
         raise RunFinished(f"'{out_dir}' already holds this run, finished: {summary}. "
                           f"Nothing to do (--resume with a larger --iters trains on)")
     if not args.resume and differ:
         raise UserError(f"'{out_dir}' already holds a run with {differ[0]}: choose another --out "
                         f"(or drop the option and use --resume to continue that run)")
     if not args.resume:
-        raise UserError(f"'{out_dir}' already holds a run stopped at iteration {n}: continue it "
+        raise UserError(f"'{out_dir}' already holds a run stopped after {n} iterations: continue it "
                         f"with --resume, or choose another --out")
     check_run_files(out_dir, state)
     return state
+
+
+def target_iters(args, state=None):
+    """The iterations a run goes to: --iters where given; else, resumed, the number it was
+    started with; else the default."""
+    if args.iters is not None:
+        return args.iters
+    if state is not None and state["iters"] is not None:
+        return state["iters"]
+    return ITERS_DEFAULT
+
+
+def complete_closing_rows(out_dir, state):
+    """A finished run's closing rows (recorded in its last checkpoint, written after it) where a
+    kill left them out, or half written; a file that goes on otherwise is left as it is."""
+    for name in run_files(state["hparams"]):
+        size_field, _, closing_field = RUN_FILES[name]
+        closing = state[closing_field].encode() if closing_field else b""
+        path, size = os.path.join(out_dir, name), state[size_field]
+        if not closing or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            f.seek(size)
+            tail = f.read(len(closing) + 1)
+        if tail != closing and closing.startswith(tail):
+            try:
+                os.truncate(path, size)
+                with open(path, "ab") as f:
+                    f.write(closing)
+            except OSError as e:
+                raise write_error(path, e) from None
 
 
 def init_from_start(args, text):
@@ -245,7 +285,7 @@ def prepare_run(args):
             raise UserError(f"'{out_dir}' already holds a run: continue it with --resume, "
                             f"or choose another --out")
         discard_dead_logs(out_dir)
-        state = new_state(chars, text, hp, params=start)
+        state = new_state(chars, text, hp, target_iters(args), params=start)
     return Run(state, data, val if len(val) else None, out_dir, args)
 
 
@@ -273,11 +313,16 @@ class Run:
         self.state, self.data, self.val, self.out_dir = state, data, val, out_dir
         self.hparams = state["hparams"]
         self.cell = cell_module(self.hparams["cell"])
-        self.iters, self.checkpoint_every = args.iters, args.checkpoint_every
+        self.iters = state["iters"] = target_iters(args, state)
+        state["loss_csv_closing"] = state["val_csv_closing"] = ""  # a finished run's, cut on resume
+        self.checkpoint_every = args.checkpoint_every
         self.print_interval, self.resumed = args.print_interval, args.resume
         self.ckpt = os.path.join(out_dir, "checkpoint.npz")
-        self.n_start, self.n_end = state["n"], state["n"]
+        self.n_start = state["n"]
         self.last_print = {"loss": -math.inf, "sample": -math.inf, "val": -math.inf}
+        # a smoothed loss above twice a uniform guess's, at two logged rows in a row, is divergence
+        self.diverged_above = 2 * self.hparams["seq_length"] * math.log(len(state["chars"]))
+        self.rows_above = 0
         if val is not None:
             self.val_inputs, self.val_targets = heldout_streams(val)
 
@@ -311,7 +356,9 @@ class Run:
         self.stop.__exit__()
         for log in self.logs.values():
             log.close(failing=exc_type is not None)
-        if isinstance(exc, UserError):  # a write failed or training diverged: say what is left
+        if isinstance(exc, Diverged):  # say what is left, and that going on as before cannot help
+            raise Diverged(f"{exc}; {diverged_advice(self.ckpt)}") from None
+        if isinstance(exc, UserError):  # a write failed: say what is left to go on from
             raise UserError(f"{exc}; {kept_checkpoint(self.ckpt)}") from None
 
     def due(self, what, now):
@@ -332,49 +379,64 @@ class Run:
         if self.due("sample", time.perf_counter()):
             print(f"----\n {txt} \n----", flush=True)
 
-    def log_loss(self, n, loss, smooth_loss, grads):
+    def loss_line(self, n, loss, smooth_loss, grads):
         """A row of loss.csv: the chunk loss, the smoothed loss, and which gradients were clipped
         (entries of exactly +-5 count too: unclipped, a measure-zero case)."""
         clipped = [k for k, g in zip(PARAM_NAMES, grads) if np.abs(g).max() >= 5]
-        self.logs["loss.csv"].write(loss_row(n, loss, smooth_loss, self.hparams["seq_length"],
-                                             clipped, self.columns))
+        return loss_row(n, loss, smooth_loss, self.hparams["seq_length"], clipped, self.columns)
+
+    def log_loss(self, n, loss, smooth_loss, grads):
+        """A row of loss.csv, a progress line now and then, and the check for divergence."""
+        self.logs["loss.csv"].write(self.loss_line(n, loss, smooth_loss, grads))
         now = time.perf_counter()
         if self.due("loss", now):
             print(progress(n, smooth_loss, self.hparams["seq_length"], self.iters, self.n_start,
                            self.t_start, now), flush=True)
+        self.rows_above = self.rows_above + 1 if smooth_loss > self.diverged_above else 0
+        if self.rows_above >= 2:
+            raise Diverged(f"training diverged: the smoothed loss is {smooth_loss:.4g} at iteration {n}, "
+                           f"more than twice a uniform guess's ({self.diverged_above / 2:.1f})")
 
-    def evaluate(self, n):
-        """Held-out bits per character of the current weights, to val.csv."""
+    def val_line(self, n):
+        """A row of val.csv: the held-out bits per character of the current weights."""
         nats = heldout_loss(self.val_inputs, self.val_targets, self.state["params"], self.cell)
         bpc = bits_per_char(nats, int((self.val_targets >= 0).sum()))
-        self.logs["val.csv"].write(f"{n},{bpc!r}\n".encode())
         if self.due("val", time.perf_counter()):
             print(f"iter {n}, held-out: {bpc:.4f} bits per character", flush=True)
+        return f"{n},{bpc!r}\n".encode()
+
+    def evaluate(self, n):
+        self.logs["val.csv"].write(self.val_line(n))
 
     def checkpoint(self, hprev, p, n, smooth_loss):
         """Save the whole state, with how far each log reached (see charrnn.checkpoint)."""
         for name, log in self.logs.items():
-            size_field, sha_field = RUN_FILES[name]
+            size_field, sha_field, _ = RUN_FILES[name]
             self.state[size_field], self.state[sha_field] = log.tell(), log.sha256.hexdigest()
         self.state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss)
         save_checkpoint(self.ckpt, self.state)
-        self.n_end = n
 
     def diverged(self, n, loss):
         """The loss is not finite: stop, keeping the last checkpoint whose loss was finite."""
         drop_diverged(self.ckpt, self.state, n)
-        raise UserError(f"the loss became {loss} at iteration {n}: stopping (try a smaller --learning-rate)")
+        raise Diverged(f"the loss became {loss} at iteration {n}: training diverged")
 
     def finish(self, hprev, p, n, smooth_loss, loss, grads):
-        """The last checkpoint, then the figures of the run's end where the periodic ones missed
-        it: after the checkpoint, so that --resume with a larger --iters cuts them off and goes
-        on exactly as a run that never stopped."""
-        self.checkpoint(hprev, p, n, smooth_loss)
+        """The last checkpoint. A run that reached its --iters here gets closing rows, the figures
+        of its end where the periodic ones missed it: recorded in the checkpoint and written after
+        it, so that --resume with a larger --iters cuts them off (and goes on exactly as a run
+        that never stopped), and a run killed before they were written gets them back."""
+        closing = {}
         if n == self.iters and n > self.n_start:
             if (n - 1) % self.hparams["log_every"]:
-                self.log_loss(n - 1, loss, smooth_loss, grads)  # the last iteration's figures
+                closing["loss.csv"] = self.loss_line(n - 1, loss, smooth_loss, grads)
             if self.val is not None and n % self.hparams["eval_every"]:
-                self.evaluate(n)
+                closing["val.csv"] = self.val_line(n)
+        self.state["loss_csv_closing"] = closing.get("loss.csv", b"").decode()
+        self.state["val_csv_closing"] = closing.get("val.csv", b"").decode()
+        self.checkpoint(hprev, p, n, smooth_loss)
+        for name, row in closing.items():
+            self.logs[name].write(row)
 
 
 def drop_diverged(ckpt, state, n):
@@ -391,16 +453,33 @@ def drop_diverged(ckpt, state, n):
         raise write_error(ckpt, e) from None
 
 
-def kept_checkpoint(ckpt):
-    """What a run that stopped on an error leaves to go on from, for its error message."""
+def what_is_kept(ckpt):
+    """(what a run that stopped on an error leaves to go on from, for its message; whether that
+    is a checkpoint)."""
     try:
         with np.load(ckpt) as z:
             n = int(z["n"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         if not os.path.isdir(os.path.dirname(ckpt) or "."):
-            return f"the run folder '{os.path.dirname(ckpt)}' is gone, and its checkpoints with it"
+            return f"the run folder '{os.path.dirname(ckpt)}' is gone, and its checkpoints with it", False
         if os.path.exists(diverged_checkpoint_path(ckpt)):
             return (f"no good checkpoint is left: the only one held the weights that diverged "
-                    f"(set aside as '{diverged_checkpoint_path(ckpt)}'); start the run again")
-        return "no checkpoint was written yet"
-    return f"the last good checkpoint '{ckpt}' (iteration {n}) is kept: --resume continues from it"
+                    f"(set aside as '{diverged_checkpoint_path(ckpt)}')"), False
+        return "no checkpoint was written yet", False
+    return f"the last good checkpoint '{ckpt}' (iteration {n}) is kept", True
+
+
+def kept_checkpoint(ckpt):
+    """What a run that stopped on an error (a failed write, say) leaves, and how to go on."""
+    kept, is_checkpoint = what_is_kept(ckpt)
+    return kept + (": --resume continues from it" if is_checkpoint else "; start the run again")
+
+
+def diverged_advice(ckpt):
+    """What a run that diverged leaves, and the way on that works: the same learning rate from
+    the same weights would diverge again, and a folder holds one run."""
+    kept, is_checkpoint = what_is_kept(ckpt)
+    if is_checkpoint:
+        return (f"{kept}, but at this --learning-rate it would diverge again: start a new run with "
+                f"a smaller --learning-rate and another --out")
+    return f"{kept}: start the run again with a smaller --learning-rate"

@@ -6,7 +6,7 @@ import time
 
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import bits_per_char, last_row, read_log
-from charrnn.options import HPARAM_DEFAULTS
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT
 from charrnn.pool import Job, Pool
 from charrnn.rundir import check_training_memory, own_run_dir, progress
 from charrnn.system import UserError, fail, format_seconds
@@ -29,15 +29,19 @@ class SeedGroup:
         self.out_root = args.out or "runs"
         if args.resume:  # a seed that never started takes the group's options from a started one
             started = [c for c in map(self.checkpoint_of, self.seeds) if os.path.exists(c)]
-            for k, v in (load_checkpoint(started[0])["hparams"].items() if started else ()):
+            state = load_checkpoint(started[0]) if started else None
+            for k, v in (state["hparams"].items() if state else ()):
                 if k != "seed" and getattr(args, k) is None:
                     setattr(args, k, v)
+            if state and args.iters is None and state["iters"] is not None:
+                args.iters = state["iters"]
+        self.iters = ITERS_DEFAULT if args.iters is None else args.iters
         self.hp = {**HPARAM_DEFAULTS, **{k: getattr(args, k) for k in HPARAM_DEFAULTS
                                          if getattr(args, k) is not None}}
         check_training_memory(self.hp, vocab_size, self.jobs)
         own_run_dir(self.out_root, "running a --seeds group there")  # one group per folder
         encoding = args.encoding if text_path == args.text else "utf-8"
-        self.common = [text_path, "--iters", str(args.iters), "--encoding", encoding,
+        self.common = [text_path, "--iters", str(self.iters), "--encoding", encoding,
                        "--checkpoint-every", str(args.checkpoint_every), "--print-interval", "1e9"]
         for k in HPARAM_DEFAULTS:
             if k != "seed" and getattr(args, k) is not None:
@@ -67,7 +71,7 @@ class SeedGroup:
               + ("; continue with --resume" if stop else ""), flush=True)
         # a failed seed's folder may hold another run: its figures are left out
         table = seeds_table({s: os.path.join(self.run_dir(s), "loss.csv") for s in self.seeds
-                             if s not in groups["FAILED"]}, self.hp["seq_length"], self.args.iters)
+                             if s not in groups["FAILED"]}, self.hp["seq_length"], self.iters)
         if table:
             print(table, flush=True)
         if groups["FAILED"]:
@@ -89,7 +93,7 @@ class SeedGroup:
             for running in self.pool.running:
                 row = last_row(os.path.join(self.run_dir(running.name), "loss.csv"))
                 print(f"seed {running.name}: " + (progress(int(row[0]), float(row[2]), self.hp["seq_length"],
-                                                           self.args.iters, running.n0, running.t0, now)
+                                                           self.iters, running.n0, running.t0, now)
                                                   if row else "starting"), flush=True)
 
     def groups(self):

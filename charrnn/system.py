@@ -41,10 +41,21 @@ def one_blas_thread(env=None):
 
 
 def quiet_start():
-    """For a script's first lines: one BLAS thread, and a Ctrl-C while numpy loads ends the
-    process quietly (exit 130) instead of a traceback; main() puts the usual handler back."""
+    """For a script's first lines: one BLAS thread, and SIGINT or SIGTERM while numpy loads end
+    the process at once, in one line (exit 130 or 143), instead of a traceback; main() takes
+    the signals over once it runs."""
     one_blas_thread()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, exit_at_once)
+    # a child of charrnn.pool starts with them held (see prepare_child): what came meanwhile, now
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def exit_at_once(signum, frame):
+    """Nothing is open yet: say so and end (os._exit: no clean-up, no traceback)."""
+    name = os.path.basename(sys.argv[0]) or "python"
+    os.write(2, f"{name}: error: interrupted by {signal.Signals(signum).name}\n".encode())
+    os._exit(128 + signum)
 
 
 def cpu_name():
@@ -88,6 +99,18 @@ def format_seconds(s):
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
 
 
+class Terminated(BaseException):
+    """SIGTERM, where nothing has taken the signal over: like KeyboardInterrupt for SIGINT."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
 class StopSignals:
     """While in use, the stop signals are recorded in `received` instead of ending the process,
     and `on_signal(signum)`, if given, is called too; on leaving, the old handlers are back."""
@@ -114,11 +137,17 @@ class StopSignals:
         return self.received[0] if self.received else None
 
 
-def stop_with_parent():
-    """In a child process, before it starts: a SIGTERM when the parent dies, however it dies
-    (kill -9 too), so a run saves its checkpoint and ends instead of training on unowned."""
+def prepare_child():
+    """In a child process of the trainer, before it starts (a preexec_fn):
+
+    - a SIGTERM when the parent dies, however it dies (kill -9 too), so a run saves its
+      checkpoint and ends instead of training on unowned;
+    - SIGINT and SIGTERM held until the child's quiet_start can handle them: one that comes
+      while the interpreter starts waits instead of killing it half-way or being lost.
+    """
     with contextlib.suppress(OSError, AttributeError):  # Linux only: elsewhere, nothing
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 class SafeStdout:

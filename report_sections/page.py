@@ -27,11 +27,12 @@ MARKERS = ["o", "s", "^", "D"]
 
 
 class Output:
-    """The files of the report page: every figure (PNG, and PDF with --pdf) and CSV file."""
+    """The files of the report page: every figure (PNG, and PDF with --pdf) and CSV file, in
+    folder (made if it is not there); files: their names, as written."""
 
     def __init__(self, folder, pdf):
         self.folder, self.pdf, self.files = folder, pdf, []
-        os.makedirs(folder)
+        os.makedirs(folder, exist_ok=True)
 
     def figure(self, fig, name):
         """Save and close a figure; returns the PNG's name, for the page's link."""

@@ -72,7 +72,7 @@ def test_format_2_checkpoints_still_load_and_resume(tmp_path):
     assert cli(text, *SMALL, "--iters", 200, "--out", run).returncode == 0
     ckpt = os.path.join(run, "checkpoint.npz")
     with np.load(ckpt) as z:
-        arrays = {k: z[k] for k in z.files if k not in (sha for _, sha in RUN_FILES.values())}
+        arrays = {k: z[k] for k in z.files if k not in (fields[1] for fields in RUN_FILES.values())}
     arrays["format"] = np.int64(2)
     np.savez(ckpt, **arrays)
     assert load_checkpoint(ckpt)["loss_csv_sha256"] is None

@@ -281,7 +281,7 @@ def test_outcome_of_a_run_stopped_by_ctrl_c(tmp_path):
     assert proc.returncode == 128 + signal.SIGINT, err
     got = read_outcome(path)
     assert got["status"] == "stopped" and got["exit_code"] == 128 + signal.SIGINT
-    assert "stopped by SIGINT at iteration" in got["message"] and "--resume" in got["message"]
+    assert "stopped by SIGINT after" in got["message"] and "--resume" in got["message"]
     assert 0 < got["iteration"] < 10 ** 6 and got["iterations"] == got["iteration"]
 
 

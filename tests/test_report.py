@@ -13,20 +13,26 @@
   training speed from the kept outcomes, the trailing mean, a CSV cell of a NumPy number.
 """
 import csv
+import fcntl
+import hashlib
 import json
 import math
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, SMALL, TEXT, cli, write_text
+from helpers import ROOT, SMALL, TEXT, cli, tree_digest, write_text
 
 import min_char_rnn as m
 from charrnn.cells import cell_module
 from charrnn.checkpoint import load_checkpoint
+from report_sections import folder
+from report_sections.folder import write_manifest
 from report_sections.page import csv_cell
 from report_sections.plan import SCALES
 from report_sections.runs import read_samples
@@ -91,25 +97,41 @@ def read(path):
         return list(csv.DictReader(f))
 
 
+def make_tiny_report(folder):
+    """The report at --scale tiny, with --pdf, in folder, after an interrupted run of it: the
+    report continues that run. Its printed lines are kept in folder/stdout.txt."""
+    text = write_text(folder)
+    # an interrupted run of the report: the report continues it
+    part = cli(text, "--seed", 1, "--hidden-size", 16, "--iters", 150,
+               "--out", folder / "runs" / "exercise" / "seed-1")
+    assert part.returncode == 0, part.stderr
+    r = run_report("--scale", "tiny", "--text", text, "--runs-dir", folder / "runs",
+                   "--samples-dir", folder / "samples", "--pdf")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (folder / "stdout.txt").write_text(r.stdout)
+
+
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory):
-    """The report at --scale tiny, with --pdf, after an interrupted run of it: (the text,
-    its runs folder, its samples folder, the first invocation)."""
-    tmp_path = tmp_path_factory.mktemp("report")
-    text = write_text(tmp_path)
-    runs, out = tmp_path / "runs", tmp_path / "samples"
-    # an interrupted run of the report: the report continues it
-    part = cli(text, "--seed", 1, "--hidden-size", 16, "--iters", 150, "--out", runs / "exercise" / "seed-1")
-    assert part.returncode == 0, part.stderr
-    r = run_report("--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out, "--pdf")
-    assert r.returncode == 0, r.stdout + r.stderr
-    return text, runs, out, r
+    """(the text, the runs folder, the samples folder, the printed lines) of make_tiny_report,
+    made once for all the test workers (pytest-xdist): the tests only read it."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-report"
+    with open(f"{folder}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker makes it, the others wait for it
+        if not (folder / "stdout.txt").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make_tiny_report(folder)
+    return str(folder / "text.txt"), folder / "runs", folder / "samples", (folder / "stdout.txt").read_text()
 
 
-def test_report_end_to_end(tiny_report):
-    text, runs, out, r = tiny_report
-    assert f"exercise/seed-1: python min_char_rnn.py {text} --resume --iters 300" in r.stdout
-    assert "report written to" in r.stdout and "held-out bits per character" in r.stdout
+def test_report_end_to_end(tiny_report, tmp_path):
+    text, runs, shared, stdout = tiny_report
+    assert f"exercise/seed-1: python min_char_rnn.py {text} --resume --iters 300" in stdout
+    assert "report written to" in stdout and "held-out bits per character" in stdout
+    out = tmp_path / "samples"  # a copy: this test replaces it
+    shutil.copytree(shared, out)
 
     page = (out / "README.md").read_text()
     for n in range(1, 7):
@@ -149,15 +171,33 @@ def test_report_end_to_end(tiny_report):
         assert [o["status"] for o in outcomes] == ["trained"] and outcomes[0]["iterations"] == 300
         assert float(row["training seconds"]) == outcomes[0]["seconds"]
     assert len(read(out / "gradient-flow.csv")) == SCALES["tiny"]["grad_k"] + 1
+    check_written_again(text, runs, out, links)
+
+
+def check_written_again(text, runs, out, links):
+    """The manifest of a report's folder; the report run again over it: refused while a file of
+    the user's is in it, then every run reused and the folder written from scratch."""
+    # the manifest lists every file, with its hash
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert manifest["scale"] == "tiny" and set(manifest["files"]) == set(os.listdir(out)) - {"MANIFEST.json"}
+    assert manifest["files"]["README.md"] == hashlib.sha256((out / "README.md").read_bytes()).hexdigest()
+
+    # a file of the user's in the folder: refused, nothing touched
+    (out / "seed-1.md").write_text("my comparison")
+    before = tree_digest(out)
+    r = run_report("--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "'seed-1.md'" in r.stderr, r.stderr
+    assert "move it out" in r.stderr and r.stdout == "" and tree_digest(out) == before
+    (out / "seed-1.md").unlink()
 
     # again: every run reused, the folder written from scratch
-    (out / "stale.txt").write_text("from an earlier report")
     r = run_report("--scale", "tiny", "--text", text, "--runs-dir", runs, "--samples-dir", out)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "python min_char_rnn.py" not in r.stdout, r.stdout  # nothing trained
     assert r.stdout.count("finished before, reused") == 10
-    assert not (out / "stale.txt").exists() and not (out / "exercise-loss.pdf").exists()
+    assert not (out / "exercise-loss.pdf").exists()
     assert linked_files((out / "README.md").read_text()) == links
+    assert [p for p in os.listdir(out.parent) if p.startswith(".")] == []  # no folder left beside it
 
 
 # The columns of the report's CSV files that hold names or text; every other cell is a number.
@@ -209,15 +249,99 @@ def test_read_samples_training_speed_and_csv_cells(tmp_path):
         == ["0.1", "0.5", 7, "", "a"]
 
 
+def refused(*args):
+    """report.py refuses up front: exit 2, one line on stderr (returned), nothing printed."""
+    r = run_report("--scale", "tiny", *args)
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    return r.stderr
+
+
 def test_report_never_replaces_a_folder_it_did_not_write(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("months of work")
     (tmp_path / "notes.md").write_text("notes")
     for target in (mine, tmp_path / "notes.md"):
-        r = run_report("--scale", "tiny", "--samples-dir", target, "--runs-dir", tmp_path / "runs")
-        assert r.returncode != 0 and "Traceback" not in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and "new or empty folder" in r.stderr
+        assert "new or empty" in refused("--samples-dir", target, "--runs-dir", tmp_path / "runs")
     assert (mine / "thesis.tex").read_text() == "months of work"
     assert (tmp_path / "notes.md").read_text() == "notes"
-    assert not (tmp_path / "runs").exists()
+
+    # a full report (its manifest) with a symbolic link in it, or a subfolder; a link as the folder
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "README.md").write_text("# the full report")
+    write_manifest(str(full), ["README.md"], "full")
+    (full / "link.csv").symlink_to(mine / "thesis.tex")
+    why = refused("--samples-dir", full, "--runs-dir", tmp_path / "runs")
+    assert "'link.csv', which is a symbolic link" in why
+    (full / "link.csv").unlink()
+    (full / "sub").mkdir()
+    assert "'sub', which is a folder" in refused("--samples-dir", full, "--runs-dir", tmp_path / "runs")
+    (full / "sub").rmdir()
+    (tmp_path / "link").symlink_to(full)
+    assert "symbolic link" in refused("--samples-dir", tmp_path / "link", "--runs-dir", tmp_path / "runs")
+    # a tiny report never replaces the full one unasked
+    assert "--replace-full-report" in refused("--samples-dir", full, "--runs-dir", tmp_path / "runs")
+    assert (full / "README.md").read_text() == "# the full report"
+    assert sorted(os.listdir(tmp_path)) == ["full", "link", "mine", "notes.md"]  # no runs folder either
+
+
+def test_the_shipped_report_is_all_the_report_wrote():
+    """samples/ holds only the files its manifest lists, unchanged: the next report may replace it."""
+    folder.check_replaceable(os.path.join(ROOT, "samples"), "samples", "full", False)
+
+
+def interrupt_report(args, line, group):
+    """Start report.py, send SIGINT (to it, or to its process group as a terminal does) once it
+    prints a line holding `line`; returns (stdout, stderr, exit code)."""
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "report.py"), *map(str, args)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = []
+    for out_line in p.stdout:
+        seen.append(out_line)
+        if line in out_line:
+            (os.killpg if group else os.kill)(p.pid, signal.SIGINT)
+            break
+    out, err = p.communicate(timeout=120)
+    assert line in "".join(seen), "".join(seen) + out + err
+    return "".join(seen) + out, err, p.returncode
+
+
+def same_page(page, cmd, runs):
+    """A page with what differs between invocations masked: its command and runs folder, the
+    date and times of its head, and the training speeds of section 4's table."""
+    page = page.replace(cmd, "CMD").replace(str(runs), "RUNS")
+    page = re.sub(r"Generated by .*? Every number", "HEAD", page, flags=re.S)
+    return re.sub(r"^(\| (vanilla RNN|LSTM|GRU) (\| [\d.,]+ ){4}\| )(\d+|n/a) \|$", r"\1SPEED |", page,
+                  flags=re.M)
+
+
+def test_report_stopped_and_started_again(tiny_report, tmp_path):
+    """Ctrl-C right after the start, while the first runs train (to the whole process group)
+    and while the page is written: each stops cleanly, and the next invocation goes on."""
+    text, fixture_runs, fixture_out, _ = tiny_report
+    runs = tmp_path / "runs"
+    args = ["--scale", "tiny", "--text", text, "--runs-dir", runs]  # the page goes to runs/samples
+    # the first line; the third run's start (the first two started together: one has
+    # finished, the other is training); the first section of the page written
+    moments = [("report (tiny)", False), ("cells/rnn/seed-1: python", True), ("] exercise: done", True)]
+    for line, group in moments:
+        out, err, code = interrupt_report(args, line, group)
+        assert code == 130 and err.count("\n") == 1 and "run the same command again" in err, (line, err)
+        assert "report written" not in out and not (runs / "samples").exists(), line
+        if runs.exists():  # no folder half-written beside the samples folder
+            assert [p for p in os.listdir(runs) if p.startswith(".")] == [], line
+    outcomes = [o for name in os.listdir(runs / "logs") if name.endswith(".json")
+                for o in json.loads((runs / "logs" / name).read_text())]
+    assert {o["status"] for o in outcomes} <= {"trained", "stopped"}, outcomes  # never "failed"
+
+    r = run_report(*args)
+    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
+    assert r.stdout.count("finished before, reused") == 10 and f"{runs / 'samples'}/README.md" in r.stdout
+    fixture_cmd = (f"python report.py --scale tiny --text {text} --runs-dir {fixture_runs} "
+                   f"--samples-dir {fixture_out} --pdf")
+    want = same_page((fixture_out / "README.md").read_text(), fixture_cmd, fixture_runs)
+    got = same_page((runs / "samples" / "README.md").read_text(),
+                    f"python report.py --scale tiny --text {text} --runs-dir {runs}", runs)
+    assert got == want

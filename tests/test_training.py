@@ -170,11 +170,11 @@ def test_rerunning_a_finished_run_reports_it_and_touches_nothing(tmp_path):
     assert again.returncode == 0 and again.stderr == ""
     assert "already holds this run, finished" in again.stdout and "at iteration 199" in again.stdout
     low = cli(text, "--iters", 150, "--out", run, "--resume")
-    assert low.returncode == 0 and "already at iteration 200" in low.stdout and "0 iterations" in low.stdout
+    assert low.returncode == 0 and "has done its 200 iterations" in low.stdout and "leaves 0" in low.stdout
     assert tree_digest(run) == before
     # a run that stopped part-way is only continued on request
     r = cli(text, *SMALL, "--iters", 300, "--out", run)
-    assert r.returncode != 0 and "stopped at iteration 200" in r.stderr and "--resume" in r.stderr
+    assert r.returncode != 0 and "stopped after 200 iterations" in r.stderr and "--resume" in r.stderr
     assert tree_digest(run) == before
 
 
