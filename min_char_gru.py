@@ -73,7 +73,7 @@ def lossFun(inputs, targets, hprev, params, grads=None):
     # Wxh @ x_t for a one-hot x_t is column inputs[t] of Wxh: no one-hot product needed.
     xz = Wxh.T[inputs]
     xz += bh.T  # row t: Wxh x_t + bh, blocks r, u, n
-    xz[:, :2 * H] *= 0.5  # r and u halved (see sigmoid)
+    xz[:, :2 * H] *= 0.5  # r and u halved (see the note above lossFun)
     Whh_ru = Whh[:2 * H] * 0.5  # Whh_r and Whh_u, halved
     Whh_n = Whh[2 * H:]
     hs = np.empty((T + 1, H))  # hs[t + 1] is h_t; hs[0] is hprev
@@ -132,6 +132,7 @@ def lossFun(inputs, targets, hprev, params, grads=None):
         direct *= ru_t  # now drh_t * r_t and dh_t * u_t
         dhnext += drh
         dhnext += dh
+    # (not min_char_rnn.recurrence_weight_gradients: block n of Whh multiplies r * h, not h)
     onehot = np.zeros((T, V))
     onehot[np.arange(T), inputs] = 1  # row t: x_t^T
     np.matmul(dz.T, onehot, out=dWxh)  # sum_t dz_t x_t^T

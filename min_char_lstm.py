@@ -19,8 +19,8 @@ init_params), biases zero except the forget-gate block of bh, which starts at 1 
 cell remembers by default.
 
 What the LSTM changes, and only that, is in this file: init_params with its forget-gate
-bias, lossFun, and step, the one-character recurrence that min_char_rnn's sampler and
-held-out loss run with this module as their cell.
+bias and zero_state (h and c), lossFun, and step (with step_weights), the one-character
+recurrence that min_char_rnn's sampler and held-out loss run with this module as their cell.
 
     python min_char_rnn.py input.txt --cell lstm --val-frac 0.1
 """
@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from min_char_rnn import PARAM_NAMES, gradient_views, input_gradients, softmax_loss
+from min_char_rnn import PARAM_NAMES, gradient_views, recurrence_weight_gradients, softmax_loss
 
 
 # ---------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def lossFun(inputs, targets, hprev, params, grads=None):
 
     # forward pass
     Whh_s = Whh * 0.5
-    Whh_s[3 * H:] = Whh[3 * H:]  # Whh with the i, f, o rows halved (see sigmoid)
+    Whh_s[3 * H:] = Whh[3 * H:]  # Whh with the i, f, o rows halved (see the note above lossFun)
     # Wxh @ x_t for a one-hot x_t is column inputs[t] of Wxh: no one-hot product needed.
     xz = Wxh.T[inputs]
     xz += bh.T  # row t: Wxh x_t + bh
@@ -136,7 +136,8 @@ def lossFun(inputs, targets, hprev, params, grads=None):
         np.multiply(fac_t, dc, out=dz4_t)
         np.multiply(fac_t[2], dh_t, out=dz4_t[2])
         dz_t.dot(Whh, out=dhnext)  # dhnext = Whh^T dz_t, what reaches h_{t-1}
-    input_gradients(dz, inputs, hs[:-1], dWxh, dWhh, dbh)  # sum_t dz_t x_t^T, dz_t h_{t-1}^T, dz_t
+    # dWxh = sum_t dz_t x_t^T, dWhh = sum_t dz_t h_{t-1}^T, dbh = sum_t dz_t
+    recurrence_weight_gradients(dz, inputs, hs[:-1], dWxh, dWhh, dbh)
     np.clip(grads, -5, 5, out=grads)  # clip every gradient to [-5, 5]: mitigates exploding gradients
     h_last = np.concatenate((hs[T], cs[T]))[:, None]  # the carried state: h_T above c_T
     return loss, dWxh, dWhh, dWhy, dbh, dby, h_last

@@ -137,54 +137,16 @@ def lossFun(inputs, targets, hprev, params, grads=None):
     # backward pass
     dtanh = h * h
     np.subtract(1, dtanh, out=dtanh)  # tanh'(a) = 1 - tanh(a)^2
-    dhnext = np.zeros(H)
+    dhnext = np.zeros(H)  # zero after the chunk's last step: truncated BPTT, no gradient crosses chunks
     for dhraw_t, dtanh_t in zip(dhraw[::-1], dtanh[::-1]):  # t = T-1 down to 0
         # dhraw_t = (1 - h_t^2) * (Why^T dy_t + dhnext); dhnext = Whh^T dhraw_t, in place
         dhraw_t += dhnext
         dhraw_t *= dtanh_t
         dhraw_t.dot(Whh, out=dhnext)
     # dWxh = sum_t dhraw_t x_t^T, dWhh = sum_t dhraw_t h_{t-1}^T, dbh = sum_t dhraw_t
-    input_gradients(dhraw, inputs, hs[:-1], dWxh, dWhh, dbh)
+    recurrence_weight_gradients(dhraw, inputs, hs[:-1], dWxh, dWhh, dbh)
     np.clip(grads, -5, 5, out=grads)  # clip every gradient to [-5, 5]: mitigates exploding gradients
     return loss, dWxh, dWhh, dWhy, dbh, dby, hs[T][:, None].copy()
-
-
-def gradient_views(grads, params):
-    """(grads, views into it shaped like the parameters, in PARAM_NAMES order): the five
-    gradients share one flat buffer, so that one np.clip covers them all. grads None: a new one."""
-    if grads is None:
-        grads = np.empty(sum(params[k].size for k in PARAM_NAMES))
-    return grads, split_like(grads, [params[k] for k in PARAM_NAMES])
-
-
-def input_gradients(dz, inputs, h_prev, dWxh, dWhh, dbh):
-    """The gradients of the weights into the cell, in place, from dz (row t: the gradient at
-    the pre-activation Wxh x_t + Whh h_{t-1} + bh) and h_prev (row t: h_{t-1})."""
-    onehot = np.zeros((len(inputs), dWxh.shape[1]))
-    onehot[np.arange(len(inputs)), inputs] = 1  # row t: x_t^T
-    np.matmul(dz.T, onehot, out=dWxh)  # sum_t dz_t x_t^T
-    np.matmul(dz.T, h_prev, out=dWhh)  # sum_t dz_t h_{t-1}^T
-    dz.sum(axis=0, out=dbh[:, 0])  # sum_t dz_t
-
-
-def split_like(flat, arrays):
-    """Views into flat, one per array, each with that array's shape."""
-    views, start = [], 0
-    for a in arrays:
-        views.append(flat[start:start + a.size].reshape(a.shape))
-        start += a.size
-    return views
-
-
-def flat_views(arrays):
-    """Copy a dict of arrays (in PARAM_NAMES order) into one flat vector.
-
-    Returns the vector and a dict of views into it with the original shapes: writing to
-    either changes both. The training loop keeps params, mem and the gradients this way,
-    so one Adagrad step covers all parameters.
-    """
-    flat = np.concatenate([arrays[k].ravel() for k in PARAM_NAMES])
-    return flat, dict(zip(PARAM_NAMES, split_like(flat, (arrays[k] for k in PARAM_NAMES))))
 
 
 # ---------------------------------------------------------------------------
@@ -203,8 +165,6 @@ def step_weights(params):
 def step(state, ix, w):
     """h = tanh(Wxh x + Whh h + bh): the recurrence of lossFun, for one character."""
     return np.tanh(state @ w["WhhT"] + w["xh"][ix])
-
-
 
 
 NOISE_BLOCK = 256  # noise is drawn for this many steps at a time: memory stays bounded for any n
@@ -317,9 +277,9 @@ def adagrad_update(param, dparam, mem, learning_rate):
     mem += scratch
     np.add(mem, 1e-8, out=scratch)
     np.sqrt(scratch, out=scratch)  # scratch = sqrt(mem + 1e-8)
-    step = learning_rate * dparam
-    step /= scratch
-    param -= step
+    update = learning_rate * dparam
+    update /= scratch
+    param -= update
 
 
 # ---------------------------------------------------------------------------
@@ -336,18 +296,19 @@ def train(run):
     """
     hp, cell, data, state = run.hparams, run.cell, run.data, run.state
     seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
-    # Parameters, Adagrad memories and gradients each live in one flat vector, with the
-    # dicts as views into them (for lossFun, sample and the checkpoint), so that one
-    # Adagrad step covers all five parameters.
-    param_vec, params = flat_views(state["params"])
+    # Parameters, Adagrad memories and gradients each live in one flat vector, so that one
+    # Adagrad step covers all five parameters. The state's dicts become views into them: what
+    # run evaluates and checkpoints is always the current weights and memory.
+    param_vec, state["params"] = flat_views(state["params"])
     mem_vec, state["mem"] = flat_views(state["mem"])
-    grad_vec, state["params"] = np.empty_like(param_vec), params
+    grad_vec, params = np.empty_like(param_vec), state["params"]
     hprev, p, n, smooth_loss = state["hprev"], state["p"], state["n"], state["smooth_loss"]
     loss, grads = None, None
     # overflow shows up as a non-finite loss, reported in one line instead of warnings
     with run, np.errstate(over="ignore", invalid="ignore"):
         while run.goes_on(n):
-            # reset the memory at the start and when the data runs out
+            # reset the RNN's memory (the hidden state) and the data pointer at the start
+            # and when the data runs out
             if n == 0 or p + seq_length + 1 >= len(data):
                 hprev = np.zeros_like(hprev)
                 p = 0
@@ -360,6 +321,8 @@ def train(run):
                 run.log_sample(n, ixs)
 
             # forward seq_length characters through the net and fetch the gradient
+            # (the last hidden state comes back as hprev: carried into the next chunk, while the
+            # gradients stop at the chunk's first step)
             loss, *grads, hprev = cell.lossFun(inputs, targets, hprev, params, grad_vec)
             if not math.isfinite(loss):
                 run.diverged(n, loss)
@@ -378,6 +341,48 @@ def train(run):
                 run.checkpoint(hprev, p, n, smooth_loss)
         run.finish(hprev, p, n, smooth_loss, loss, grads)
     return n
+
+
+# ---------------------------------------------------------------------------
+# Bookkeeping of lossFun and the training loop: gradients and parameters in flat buffers
+# ---------------------------------------------------------------------------
+
+def gradient_views(grads, params):
+    """(grads, views into it shaped like the parameters, in PARAM_NAMES order): the five
+    gradients share one flat buffer, so that one np.clip covers them all. grads None: a new one."""
+    if grads is None:
+        grads = np.empty(sum(params[k].size for k in PARAM_NAMES))
+    return grads, split_like(grads, [params[k] for k in PARAM_NAMES])
+
+
+def recurrence_weight_gradients(dz, inputs, h_prev, dWxh, dWhh, dbh):
+    """The gradients of the weights into the cell, in place, from dz (row t: the gradient at
+    the pre-activation Wxh x_t + Whh h_{t-1} + bh) and h_prev (row t: h_{t-1})."""
+    onehot = np.zeros((len(inputs), dWxh.shape[1]))
+    onehot[np.arange(len(inputs)), inputs] = 1  # row t: x_t^T
+    np.matmul(dz.T, onehot, out=dWxh)  # sum_t dz_t x_t^T
+    np.matmul(dz.T, h_prev, out=dWhh)  # sum_t dz_t h_{t-1}^T
+    dz.sum(axis=0, out=dbh[:, 0])  # sum_t dz_t
+
+
+def split_like(flat, arrays):
+    """Views into flat, one per array, each with that array's shape."""
+    views, start = [], 0
+    for a in arrays:
+        views.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return views
+
+
+def flat_views(arrays):
+    """Copy a dict of arrays (in PARAM_NAMES order) into one flat vector.
+
+    Returns the vector and a dict of views into it with the original shapes: writing to
+    either changes both. The training loop keeps params, mem and the gradients this way,
+    so one Adagrad step covers all parameters.
+    """
+    flat = np.concatenate([arrays[k].ravel() for k in PARAM_NAMES])
+    return flat, dict(zip(PARAM_NAMES, split_like(flat, (arrays[k] for k in PARAM_NAMES))))
 
 
 if __name__ == "__main__":

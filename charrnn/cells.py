@@ -2,6 +2,8 @@
 import importlib
 import math
 
+from min_char_rnn import NOISE_BLOCK
+
 
 CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}  # --cell: what it trains
 MODULES = {"rnn": "min_char_rnn", "lstm": "min_char_lstm", "gru": "min_char_gru"}
@@ -27,7 +29,6 @@ def param_shapes(cell, vocab_size, hidden_size):
 
 
 PROCESS_BYTES = 50 * 2 ** 20  # a Python process with numpy loaded, before any array (measured ~40 MiB)
-NOISE_ROWS = 256  # the sampler's block of noise (min_char_rnn.NOISE_BLOCK)
 
 
 def training_bytes(cell, vocab_size, hidden_size, seq_length):
@@ -38,4 +39,4 @@ def training_bytes(cell, vocab_size, hidden_size, seq_length):
     n_params = sum(math.prod(shape) for shape in shapes.values())
     gates = CELL_SIZES[cell][0]
     return PROCESS_BYTES + 8 * (5 * n_params + 8 * seq_length * (gates * hidden_size + vocab_size)
-                                + 2 * NOISE_ROWS * vocab_size)
+                                + 2 * NOISE_BLOCK * vocab_size)

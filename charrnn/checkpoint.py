@@ -216,6 +216,9 @@ def load_checkpoint(path):
     Every field is checked (type, shape, range, finiteness) before it is used, so a damaged,
     hand-edited or foreign file is refused in one line that names the field.
     """
+    if os.path.isfile(os.path.join(path, "checkpoint.npz")):
+        raise UserError(f"'{path}' is a run folder: give its checkpoint, "
+                        f"'{os.path.join(path, 'checkpoint.npz')}'")
     if not os.path.isfile(path):
         raise UserError(f"no checkpoint at '{path}'")
     try:

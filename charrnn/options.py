@@ -168,6 +168,16 @@ def option_problem(name, value):
     return None
 
 
+def seed_of(args):
+    """--seed, or its default: training, --sample-from and --compare all use it."""
+    return HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
+
+
+def given_hparams(args):
+    """The options fixed for a run that the command line gives."""
+    return {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
+
+
 # What each way of running uses, besides --seed: an option given to another is refused, never
 # silently ignored.
 SAMPLING_USES = {"sample_from": ("sample_from", "strategy", "length", "temperature", "prime"),

@@ -75,7 +75,9 @@ class Job:
             outcome = None
         finally:
             os.remove(self.outcome_file)
-        if not isinstance(outcome, dict) or outcome.get("exit_code") != code:
+        if isinstance(outcome, dict) and outcome.get("status") in ("trained", "finished before"):
+            outcome["exit_code"] = code  # its work was done and saved, whatever ended it after
+        elif not isinstance(outcome, dict) or outcome.get("exit_code") != code:
             stopped = -code in STOP_SIGNALS or code - 128 in STOP_SIGNALS
             if code < 0 and stopped:
                 message = f"stopped by {signal.Signals(-code).name} as it started"

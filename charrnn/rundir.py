@@ -30,7 +30,7 @@ from charrnn.logs import (
     prefix_sha256,
     run_summary,
 )
-from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams, seed_of
 from charrnn.system import StopSignals, UserError, check_memory, format_seconds, write_error
 from charrnn.text import heldout_streams, index_text, read_text, split_heldout, text_sha256
 from min_char_rnn import PARAM_NAMES, build_vocab, heldout_loss
@@ -149,13 +149,7 @@ def check_training_memory(hp, vocab_size, runs=1):
 
 def out_dir_of(args):
     """--out, or runs/seed-<seed>."""
-    seed = HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
-    return args.out or os.path.join("runs", f"seed-{seed}")
-
-
-def given_hparams(args):
-    """The options fixed for a run that the command line gives."""
-    return {k: getattr(args, k) for k in HPARAM_DEFAULTS if getattr(args, k) is not None}
+    return args.out or os.path.join("runs", f"seed-{seed_of(args)}")
 
 
 def existing_run(args, text, out_dir):
@@ -307,7 +301,11 @@ class Run:
     text (data, and the held-out part val or None), the options (hparams, the cell's module),
     the state to start from, and, while in a with block, the logs, the held-out evaluation,
     the checkpoints and the stop signals (Ctrl-C, SIGTERM: the loop ends after the iteration
-    it is in, and the run is saved)."""
+    it is in, and the run is saved).
+
+    state is the checkpoint's dict (charrnn.checkpoint.new_state). The loop keeps its weights
+    and Adagrad memory, state["params"] and state["mem"], current in place, so evaluate and
+    checkpoint read them there; the rest (hprev, p, n, smooth_loss) it passes to checkpoint."""
 
     def __init__(self, state, data, val, out_dir, args):
         self.state, self.data, self.val, self.out_dir = state, data, val, out_dir

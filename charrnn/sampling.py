@@ -10,13 +10,9 @@ import numpy as np
 from charrnn.cells import CELLS, cell_module
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import per_char
-from charrnn.options import HPARAM_DEFAULTS
+from charrnn.options import seed_of
 from charrnn.system import UserError, write_error
 from min_char_rnn import advance, sample_blocks
-
-
-def seed_of(args):
-    return HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
 
 
 def primed_state(state, prime):

@@ -6,7 +6,7 @@ import time
 
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import bits_per_char, last_row, read_log
-from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams
 from charrnn.pool import Job, Pool
 from charrnn.rundir import check_training_memory, own_run_dir, progress
 from charrnn.system import UserError, fail, format_seconds
@@ -36,16 +36,15 @@ class SeedGroup:
             if state and args.iters is None and state["iters"] is not None:
                 args.iters = state["iters"]
         self.iters = ITERS_DEFAULT if args.iters is None else args.iters
-        self.hp = {**HPARAM_DEFAULTS, **{k: getattr(args, k) for k in HPARAM_DEFAULTS
-                                         if getattr(args, k) is not None}}
+        self.hp = {**HPARAM_DEFAULTS, **given_hparams(args)}
         check_training_memory(self.hp, vocab_size, self.jobs)
         own_run_dir(self.out_root, "running a --seeds group there")  # one group per folder
         encoding = args.encoding if text_path == args.text else "utf-8"
         self.common = [text_path, "--iters", str(self.iters), "--encoding", encoding,
                        "--checkpoint-every", str(args.checkpoint_every), "--print-interval", "1e9"]
-        for k in HPARAM_DEFAULTS:
-            if k != "seed" and getattr(args, k) is not None:
-                self.common += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
+        for k, v in given_hparams(args).items():
+            if k != "seed":
+                self.common += [f"--{k.replace('_', '-')}", str(v)]
         self.outcomes = {}
 
     def run_dir(self, s):

@@ -34,7 +34,7 @@ def section(plan, out):
     norms, c_part = {}, {}
     for cell in ORDER:
         state = checkpoint(plan.path("cells", cell, f"seed-{plan.s['cell_seeds'][0]}"))
-        for when, g in state_gradients(plan, state):
+        for when, g in gradients_of_run(plan, state):
             norms[(cell, when)] = a.geometric_mean(np.linalg.norm(g, axis=2), axis=1)
             if cell == "lstm":  # the c half of the LSTM's state
                 H = state["hparams"]["hidden_size"]
@@ -55,7 +55,7 @@ def section(plan, out):
     return page, f"  gradient per step back (trained, k up to / beyond the truncation): {per_step}"
 
 
-def state_gradients(plan, state):
+def gradients_of_run(plan, state):
     """Yield ("trained" | "initial", d loss_t / d state_(t-k), (K + 1, B, S)) of a run's cell, at
     grad_streams positions spread evenly over the training text, each with grad_k + grad_warmup
     characters before it; "initial" uses the weights the run started from (its seed)."""
