@@ -7,10 +7,15 @@ in tests/test_analysis.py.
 
     loss curves         curve_summary, spread (bits per character: charrnn.logs.bits_per_char)
     samples             words, known_word_share, distinct_ngram_share, find_loop,
-                        self_bits_per_char, rank_samples
+                        self_bits_per_char, rank_samples, speakers, sample_features
     restarts            update_sizes, mean_abs_update, moved_share, window_mean
-    clipping            clip_shares
+    clipping            clip_shares, clipped_blocks
     gradient flow       windows, state_gradients, geometric_mean, decay_per_step
+    model size          rnn_parameters, lstm_parameters, fc_parameters, matching_hidden_size,
+                        context_bits
+    saturation          saturation, spectral_radius
+    forgetting, loops   state_distances, loop_summary
+    time                value_at
 
 Gradient flow: for the loss at step t, loss_t = -log p(x_{t+1} | state_t), and the state
 k steps earlier, state_{t-k}, state_gradients returns d loss_t / d state_{t-k} for k = 0..K
@@ -128,6 +133,25 @@ def rank_samples(samples, vocabulary, min_words=10):
     return sorted(scored, key=lambda s: (-s[2], -s[3]))
 
 
+SPEAKER = re.compile(r"^ *([A-Z][A-Z' ]*[A-Z])[.:]$", re.M)  # a line that is a name in capitals: MACBETH.
+STAGE = re.compile(r"\[[^\]\n]*\]?|\b(?:Enter|Exit|Exeunt)\b")  # [Exit.], Enter Romeo
+
+
+def speakers(text):
+    """The speaker headings of a text: the names of its lines that are a name in capitals."""
+    return set(SPEAKER.findall(text))
+
+
+def sample_features(text, known_speakers):
+    """What a sample shows the model has learnt of a play's form: (speaker headings that are
+    names of the training text, headings in that form with an invented name, stage
+    directions, the number of non-empty lines)."""
+    heads = SPEAKER.findall(text)
+    real = [h for h in heads if h in known_speakers]
+    invented = [h for h in heads if h not in known_speakers]
+    return real, invented, STAGE.findall(text), sum(bool(ln.strip()) for ln in text.split("\n"))
+
+
 # ---------------------------------------------------------------------------
 # Restarts: how far the parameters move, and the loss around the restart
 # ---------------------------------------------------------------------------
@@ -174,6 +198,13 @@ def clip_shares(clipped, names=PARAM_NAMES):
     shares = {q: sum(q in s for s in sets) / n if n else float("nan") for q in names}
     shares["any"] = sum(bool(s) for s in sets) / n if n else float("nan")
     return shares
+
+
+def clipped_blocks(grad, n_blocks, limit=5.0):
+    """Which of the n_blocks equal row blocks of a clipped gradient (the gates' blocks of bh,
+    say) hold an entry at the clipping limit: a bool per block."""
+    blocks = np.split(np.abs(np.asarray(grad)), n_blocks, axis=0)
+    return np.array([bool((b >= limit).any()) for b in blocks])
 
 
 # ---------------------------------------------------------------------------
@@ -327,6 +358,96 @@ def decay_per_step(k, norms, lo, hi):
     sel = (k >= lo) & (k <= hi)
     slope = np.polyfit(k[sel], np.log10(np.maximum(norms[sel], 1e-300)), 1)[0]
     return float(10 ** slope)
+
+
+# ---------------------------------------------------------------------------
+# Model size and the same weights on contexts of any length
+# ---------------------------------------------------------------------------
+
+def rnn_parameters(V, H):
+    """Parameters of the vanilla RNN: Wxh (H x V), Whh (H x H), Why (V x H), bh (H), by (V)."""
+    return H * V + H * H + V * H + H + V
+
+
+def lstm_parameters(V, H):
+    """Parameters of the LSTM: four blocks of Wxh, Whh and bh (i, f, o, g), then Why and by."""
+    return 4 * (H * V + H * H + H) + V * H + V
+
+
+def fc_parameters(sizes):
+    """Parameters of a fully-connected network with layer widths sizes (input first): a
+    weight matrix and a bias per layer."""
+    return sum(m * n + n for m, n in zip(sizes[:-1], sizes[1:]))
+
+
+def matching_hidden_size(V, H):
+    """The hidden size of a vanilla RNN whose parameter count is nearest the LSTM's of size H."""
+    target = lstm_parameters(V, H)
+    return min(range(1, 4 * H + 1), key=lambda h: abs(rnn_parameters(V, h) - target))
+
+
+def context_bits(cell, params, data, ends, length):
+    """Bits per character of predicting data[e + 1] after reading only the `length` characters
+    ending at e, from a zero state, for every e of ends: the same weights on any length."""
+    inputs, targets = windows(data, ends, length)
+    tg = np.full(inputs.shape, -1, dtype=np.intp)
+    tg[-1] = targets  # only the character after the whole context is scored
+    return bits_per_char(heldout_loss(inputs, tg, params, cell), len(ends))
+
+
+# ---------------------------------------------------------------------------
+# Saturation: how much of the vanilla RNN's state sits where tanh is flat
+# ---------------------------------------------------------------------------
+
+def saturation(hs, threshold=0.95):
+    """(share of hidden values with |h| > threshold, mean tanh'(a) = mean(1 - h^2)) of an
+    array of tanh outputs h."""
+    hs = np.asarray(hs, dtype=float)
+    return float((np.abs(hs) > threshold).mean()), float((1 - hs * hs).mean())
+
+
+def spectral_radius(W):
+    """The largest |eigenvalue| of a square matrix: how much W alone can stretch a vector per
+    step in the long run."""
+    return float(np.abs(np.linalg.eigvals(W)).max())
+
+
+# ---------------------------------------------------------------------------
+# Forgetting: two states, fed the same characters, come together
+# ---------------------------------------------------------------------------
+
+def state_distances(cell, params, states, ixs):
+    """Feed the characters ixs to each state of states (2, S) with the cell's step; returns
+    |state_a - state_b| after each character: how fast the network forgets where it started."""
+    w = cell.step_weights(params)
+    a_, b_ = (np.array(s, dtype=float).ravel() for s in states)
+    out = []
+    for ix in ixs:
+        a_, b_ = cell.step(a_, ix, w), cell.step(b_, ix, w)
+        out.append(float(np.linalg.norm(a_ - b_)))
+    return np.array(out)
+
+
+def loop_summary(loops, length):
+    """Of the loops (start, period) or None of several texts of `length` characters: (how many
+    loop, the median start of those that do (nan if none), their shortest and longest period)."""
+    found = [lp for lp in loops if lp is not None]
+    if not found:
+        return 0, float("nan"), float("nan"), float("nan")
+    starts, periods = [lp[0] for lp in found], [lp[1] for lp in found]
+    return len(found), float(np.median(starts)), min(periods), max(periods)
+
+
+# ---------------------------------------------------------------------------
+# Time: held-out bits per character after a given number of seconds of training
+# ---------------------------------------------------------------------------
+
+def value_at(x, y, x0):
+    """y at x0 by linear interpolation of the curve (x, y), x increasing; nan beyond its ends."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not (x[0] <= x0 <= x[-1]):
+        return float("nan")
+    return float(np.interp(x0, x, y))
 
 
 if __name__ == "__main__":

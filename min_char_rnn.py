@@ -228,14 +228,15 @@ def advance(h, ixs, params, cell=None):
 HELDOUT_BLOCK = 64  # heldout_loss runs this many time steps, then their output layer
 
 
-def heldout_loss(inputs, targets, params, cell=None):
+def heldout_loss(inputs, targets, params, cell=None, state=None):
     """Sum of -log p_t[target_t] over B independent streams of text, without gradients.
 
     inputs, targets: (T, B) index arrays, time-major: column b is stream b, which starts
-    from a zero state and carries it along. A target of -1 is padding (the end of a shorter
-    stream) and is not counted. The streams run side by side, one step of the cell (cell:
-    its module; None, the vanilla RNN) for all of them at once; time goes in blocks of
-    HELDOUT_BLOCK steps, so memory stays bounded however long the streams are.
+    from state (S x 1; None: the zero state) and carries it along. A target of -1 is not
+    counted: a warm-up read before a stream's scored part, or padding after it. The streams
+    run side by side, one step of the cell (cell: its module; None, the vanilla RNN) for all
+    of them at once; time goes in blocks of HELDOUT_BLOCK steps, so memory stays bounded
+    however long the streams are.
     """
     cell = cell or sys.modules[__name__]
     Why, by = params["Why"], params["by"]
@@ -248,7 +249,8 @@ def heldout_loss(inputs, targets, params, cell=None):
         raise ValueError(f"inputs must be character indices in 0..{V - 1}, targets too or -1")
     T, B = inputs.shape
     w, total = cell.step_weights(params), 0.0
-    state = np.zeros((B, cell.zero_state(H).shape[0]))
+    start_state = cell.zero_state(H) if state is None else state
+    state = np.repeat(start_state.reshape(1, -1), B, axis=0)  # row b: stream b's state
     for start in range(0, T, HELDOUT_BLOCK):
         x, tg = inputs[start:start + HELDOUT_BLOCK], targets[start:start + HELDOUT_BLOCK]
         hs = np.empty((len(x), B, H))  # hs[t, b]: h of stream b after step t of the block
@@ -336,7 +338,7 @@ def train(run):
             p += seq_length  # move data pointer
             n += 1  # iteration counter
             if run.val is not None and n % hp["eval_every"] == 0:
-                run.evaluate(n)  # held-out bits per character, to val.csv
+                run.evaluate(n, hprev)  # held-out bits per character, to val.csv
             if n % run.checkpoint_every == 0:
                 run.checkpoint(hprev, p, n, smooth_loss)
         run.finish(hprev, p, n, smooth_loss, loss, grads)

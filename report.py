@@ -58,6 +58,8 @@ SECTIONS = [
     "lstm_gru_vs_vanilla",
     "vanishing_gradients",
     "gradient_clipping",
+    "long_range_dependency",
+    "truncation_costs",
 ]
 
 

@@ -346,7 +346,7 @@ class Run:
               flush=True)
         self.t_start = time.perf_counter()
         if self.val is not None and self.n_start == 0 and not self.resumed:
-            self.evaluate(0)  # the untrained model: about log2(vocabulary size)
+            self.evaluate(0, self.state["hprev"])  # the untrained model: about log2(vocabulary size)
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -395,16 +395,20 @@ class Run:
             raise Diverged(f"training diverged: the smoothed loss is {smooth_loss:.4g} at iteration {n}, "
                            f"more than twice a uniform guess's ({self.diverged_above / 2:.1f})")
 
-    def val_line(self, n):
-        """A row of val.csv: the held-out bits per character of the current weights."""
-        nats = heldout_loss(self.val_inputs, self.val_targets, self.state["params"], self.cell)
+    def val_line(self, n, hprev):
+        """A row of val.csv: the held-out bits per character of the current weights. Every
+        stream starts from the state the training carries now, hprev (a state of the model's own
+        regime: from a zero state, a trained model read mid-play can fall into a saturated
+        state and stay there for thousands of characters), and reads EVAL_WARMUP characters
+        before its part, unscored: so 100 streams side by side score the text as one does."""
+        nats = heldout_loss(self.val_inputs, self.val_targets, self.state["params"], self.cell, hprev)
         bpc = bits_per_char(nats, int((self.val_targets >= 0).sum()))
         if self.due("val", time.perf_counter()):
             print(f"iter {n}, held-out: {bpc:.4f} bits per character", flush=True)
         return f"{n},{bpc!r}\n".encode()
 
-    def evaluate(self, n):
-        self.logs["val.csv"].write(self.val_line(n))
+    def evaluate(self, n, hprev):
+        self.logs["val.csv"].write(self.val_line(n, hprev))
 
     def checkpoint(self, hprev, p, n, smooth_loss):
         """Save the whole state, with how far each log reached (see charrnn.checkpoint)."""
@@ -429,7 +433,7 @@ class Run:
             if (n - 1) % self.hparams["log_every"]:
                 closing["loss.csv"] = self.loss_line(n - 1, loss, smooth_loss, grads)
             if self.val is not None and n % self.hparams["eval_every"]:
-                closing["val.csv"] = self.val_line(n)
+                closing["val.csv"] = self.val_line(n, hprev)
         self.state["loss_csv_closing"] = closing.get("loss.csv", b"").decode()
         self.state["val_csv_closing"] = closing.get("val.csv", b"").decode()
         self.checkpoint(hprev, p, n, smooth_loss)

@@ -83,23 +83,26 @@ def split_heldout(data, val_frac):
     return data[:len(data) - n_val], data[len(data) - n_val:]
 
 
-EVAL_STREAMS = 100  # the held-out text is read as this many streams side by side
+EVAL_STREAMS = 100  # the held-out text is read as this many streams side by side...
+EVAL_WARMUP = 100  # ... each after reading this many characters before its part, unscored
 
 
-def heldout_streams(val):
+def heldout_streams(val, streams=EVAL_STREAMS, warmup=EVAL_WARMUP):
     """The held-out text as (T, B) inputs and targets for min_char_rnn.heldout_loss.
 
     Every character after the first is predicted once: the text is cut into B contiguous
-    streams of nearly equal length, each read from a zero state; shorter streams are padded
-    at the end with target -1.
+    pieces of nearly equal length, each read after the warmup characters before it (read, not
+    scored: their target is -1); shorter streams are padded at the end with target -1. The
+    streams start from the state the training carries (see charrnn.rundir.Run.val_line).
     """
     positions = np.arange(len(val) - 1)  # position i predicts val[i + 1] from val[i]
-    pieces = np.array_split(positions, min(EVAL_STREAMS, len(positions)))
-    inputs = np.zeros((len(pieces[0]), len(pieces)), dtype=np.intp)
+    pieces = np.array_split(positions, min(streams, len(positions)))
+    reads = [np.arange(max(0, piece[0] - warmup), piece[-1] + 1) for piece in pieces]
+    inputs = np.zeros((max(map(len, reads)), len(pieces)), dtype=np.intp)
     targets = np.full(inputs.shape, -1, dtype=np.intp)
-    for b, piece in enumerate(pieces):
-        inputs[:len(piece), b] = val[piece]
-        targets[:len(piece), b] = val[piece + 1]
+    for b, (piece, read) in enumerate(zip(pieces, reads)):
+        inputs[:len(read), b] = val[read]
+        targets[len(read) - len(piece):len(read), b] = val[piece + 1]
     return inputs, targets
 
 

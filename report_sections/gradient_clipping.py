@@ -1,24 +1,32 @@
-"""Exploding gradients: how often does clipping the gradient to [-5, 5] change anything, and
-in which parameter?
+"""How often does clipping the gradient to [-5, 5] change anything, and in which parameter?
+It counts how often clipping bites, which is not the same as measuring exploding gradients.
 
 Runs: those of the other sections (cells/<cell>/seed-1, exercise/seed-N,
 restart/uninterrupted); nothing is trained for this section. Read: the `clipped` column of
 each run's loss.csv.
-Writes: clipping.csv (the share of logged iterations with a clipped entry, per parameter).
+Then, with each cell's final weights, the gradients of consecutive chunks of the training
+text (the state carried, as training does): in which block of bh (the gates') clipping bites.
+Writes: clipping.csv (the share of logged iterations with a clipped entry, per parameter),
+clipping-blocks.csv (per cell and block of bh, the share of chunks with a clipped entry).
 """
 import math
 import os
 
+import numpy as np
+
 import analysis as a
-from charrnn.cells import CELLS
+import min_char_rnn as m
+from charrnn.cells import CELLS, cell_module
 from charrnn.logs import read_log
 from report_sections.page import md_table
 from report_sections.runs import checkpoint
 
 
 NAME = "clipping"
-HEADING = "Exploding gradients: how often clipping bites"
-CONTENTS = "How often clipping bites"
+HEADING = "How often gradient clipping bites"
+CONTENTS = "How often gradient clipping bites"
+BLOCKS = {"rnn": ("h",), "lstm": ("i", "f", "o", "g"), "gru": ("r", "u", "n")}  # bh's row blocks
+CHUNKS = 300  # chunks of training text whose gradients are read
 
 
 def section(plan, out):
@@ -32,7 +40,25 @@ def section(plan, out):
     rows = [clip_row(name, run) for name, run in runs]
     out.csv("clipping.csv", ["run", "logged iterations", "any", *a.PARAM_NAMES], rows)
     every = checkpoint(runs[0][1])["hparams"]["log_every"]
-    return page_text(rows, every), None
+    blocks = [row for c in ("rnn", "lstm", "gru")
+              for row in block_rows(plan, c, plan.path("cells", c, f"seed-{s['cell_seeds'][0]}"))]
+    out.csv("clipping-blocks.csv", ["cell", "block", "chunks", "share of chunks with bh clipped"], blocks)
+    return page_text(rows, every, blocks, checkpoint(runs[0][1])["hparams"]["seq_length"]), None
+
+
+def block_rows(plan, cell, run):
+    """Rows (cell, block, chunks, share of chunks with an entry of that block of bh at the
+    limit): the run's final weights on the first CHUNKS chunks of the text, state carried."""
+    state = checkpoint(run)
+    T, names = state["hparams"]["seq_length"], BLOCKS[cell]
+    _, data = m.build_vocab(plan.text, state["chars"])
+    n = min(CHUNKS, (len(data) - 1) // T)
+    h, hits = cell_module(cell).zero_state(state["hparams"]["hidden_size"]), np.zeros(len(names))
+    for j in range(n):
+        x, y = data[j * T:(j + 1) * T], data[j * T + 1:(j + 1) * T + 1]
+        *_, dbh, _, h = cell_module(cell).lossFun(x, y, h, state["params"])
+        hits += a.clipped_blocks(dbh, len(names))
+    return [[CELLS[cell], b, n, float(k / n)] for b, k in zip(names, hits)]
 
 
 def clip_row(name, run):
@@ -59,10 +85,32 @@ def findings(rows):
             if said else "These runs were trained before loss.csv logged clipping.")
 
 
-def page_text(rows, every):
+def bh_vs_wxh(rows):
+    """In words: in how many of the table's runs bh clipped more often than Wxh."""
+    known = [r for r in rows if not math.isnan(r[2])]
+    more = sum(r[3 + a.PARAM_NAMES.index("bh")] > r[3 + a.PARAM_NAMES.index("Wxh")] for r in known)
+    return f"bh clipped more often than Wxh in {more} of the {len(known)} runs above"
+
+
+def blocks_text(blocks):
+    """Which block of bh clips most, per cell, in words."""
+    said = []
+    for cell in ("vanilla RNN", "LSTM", "GRU"):
+        mine = [r for r in blocks if r[0] == cell]
+        top = max(mine, key=lambda r: r[3])
+        said.append(f"{cell} {top[3]:.0%} of {top[2]} chunks, most in block {top[1]}" if top[3] > 0
+                    else f"{cell} in none of {top[2]} chunks")
+    return "; ".join(said)
+
+
+def page_text(rows, every, blocks, T):
     md = [[r[0], f"{r[1]:,}", *(("n/a" if math.isnan(v) else f"{v:.1%}") for v in r[2:])] for r in rows]
+    bmd = md_table(["cell", "block of bh", "chunks", "share of chunks with an entry at ±5"],
+                   [[r[0], r[1], r[2], f"{r[3]:.0%}"] for r in blocks])
     return f"""\
-Every gradient entry is clipped to [-5, 5] before the Adagrad step. The share of logged
+Every gradient entry is clipped to [-5, 5] before the Adagrad step. This section counts how often
+that changes anything; it does not measure whether gradients explode (a gradient can exceed 5
+without exploding, and the loss curves of sections 1 and 4 show no divergence). The share of logged
 iterations (every {every}th and the last; every one in the run of section 3) at which at least
 one entry of each parameter's gradient was clipped, from the `clipped` column of each run's
 loss.csv:
@@ -71,5 +119,18 @@ loss.csv:
 
 {findings(rows)}
 
-Data: [clipping.csv](clipping.csv). The runs are those of sections 1, 3 and 4.
+**Where in bh clipping bites.** bh's gradient is the sum, over the {T} steps of a chunk, of the
+gradient that reaches the pre-activations; Wxh's gradient is the same sum split among the columns
+of the characters read, so an entry of bh's gradient is the sum of a row of Wxh's: where the
+parts share a sign, bh's is the larger, and it reaches the limit first ({bh_vs_wxh(rows)}). Which
+gate's block of bh it is, from each cell's final weights (section 4, seed 1) on the first chunks
+of the training text, the state carried as training does:
+
+{bmd}
+
+In words: {blocks_text(blocks)}. These are the final weights only; the shares of the table above
+are over the whole run.
+
+Data: [clipping.csv](clipping.csv), [clipping-blocks.csv](clipping-blocks.csv). The runs are those
+of sections 1, 3 and 4.
 """

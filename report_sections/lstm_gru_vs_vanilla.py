@@ -1,15 +1,25 @@
-"""Vanilla RNN vs LSTM vs GRU: with the same hidden size, optimizer, data and seed, which
-cell predicts text it has never seen best, with how many parameters, at what speed?
+"""Vanilla RNN vs LSTM vs GRU: with the same optimizer, learning rate, data and seeds, which
+cell predicts text it has never seen best, at equal iterations and at equal training time,
+and is the difference larger than the spread between seeds? A vanilla RNN with about the
+LSTM's parameter count tells size apart from the cell's design.
 
-Runs: cells/rnn/seed-1, cells/lstm/seed-1, cells/gru/seed-1 (cell_iters iterations each, the
-last tenth of the text held out, evaluated every eval_every iterations), and their outcomes
-in logs/cells-<cell>-seed-1.json (the training speed).
-Writes: cells-heldout.png/.csv (held-out bits per character against iteration), cells.csv.
+Runs: cells/<run>/seed-N for run in rnn, rnn-big (hidden size plan.big_hidden), lstm, gru and
+every seed of cell_seeds (cell_iters iterations each, the last tenth of the text held out,
+evaluated every eval_every iterations), and their outcomes in logs/cells-<run>-seed-N.json
+(iterations and seconds: the speed).
+Writes: cells-heldout.png/.csv (held-out bits per character against iteration and against
+seconds), cells.csv (one row per run), cells-summary.csv (mean and sd per cell).
 """
-from charrnn.cells import CELLS
+import re
+
+import analysis as a
+import min_char_rnn as m
+from charrnn.cells import cell_module
 from charrnn.logs import bits_per_char
-from report_sections.page import MARKERS, STYLES, f2, md_table, plt, reproduce
-from report_sections.runs import checkpoint, heldout_columns, loss_columns
+from charrnn.text import heldout_streams, split_heldout
+from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
+from report_sections.plan import CELL_RUNS
+from report_sections.runs import checkpoint, heldout_columns
 from report_sections.training import training_speed
 
 
@@ -17,79 +27,193 @@ NAME = "cells"
 HEADING = "Vanilla RNN vs LSTM vs GRU"
 CONTENTS = "Vanilla RNN vs LSTM vs GRU"
 
-ORDER = ("rnn", "lstm", "gru")  # of the curves and the table's rows
-COLUMNS = ["cell", "seed", "parameters", "final held-out bpc", "lowest held-out bpc",
-           "final smoothed training bpc", "iterations per second", "training seconds"]
+COLUMNS = ["cell", "seed", "hidden size", "parameters", "final held-out bpc", "lowest held-out bpc",
+           "training-text bpc", "held-out minus training-text bpc", "iterations per second",
+           "training seconds", "held-out bpc at equal seconds"]
+SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc",
+           "mean gap held-out minus training", "mean held-out bpc at equal seconds",
+           "sd held-out bpc at equal seconds", "mean iterations per second"]
+
+
+def label(plan, run):
+    return {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU",
+            "rnn-big": f"vanilla RNN, hidden {plan.big_hidden}"}[run]
 
 
 def section(plan, out):
     """(page text, summary line) of the comparison of the cells."""
-    curves, table = {}, []
-    for cell in ORDER:
-        for seed in plan.s["cell_seeds"]:
-            curves[(cell, seed)] = heldout_columns(plan.path("cells", cell, f"seed-{seed}"))
-            table.append(cell_row(plan, cell, seed, curves[(cell, seed)][1]))
-    hp = checkpoint(plan.path("cells", "gru", f"seed-{plan.s['cell_seeds'][-1]}"))["hparams"]
-    fig_name = heldout_figure(out, curves, hp["val_frac"], len(plan.s["cell_seeds"]) > 1)
+    runs = [(run, seed) for run in CELL_RUNS for seed in plan.s["cell_seeds"]]
+    curves = {k: heldout_columns(plan.path("cells", k[0], f"seed-{k[1]}")) for k in runs}
+    speeds = {k: training_speed(plan.log_path(f"cells/{k[0]}/seed-{k[1]}", "json")) for k in runs}
+    equal_s = min(secs for _, secs in speeds.values())  # the fastest run's whole training time
+    train_text = training_slice(plan)
+    table = [cell_row(plan, k, curves[k], speeds[k], equal_s, train_text) for k in runs]
+    summary_rows = summarise(plan, table)
+    hp = checkpoint(plan.path("cells", "lstm", f"seed-{plan.s['cell_seeds'][0]}"))["hparams"]
+    fig_name = heldout_figure(out, plan, curves, speeds, equal_s)
     its = sorted(set().union(*(set(c[0].tolist()) for c in curves.values())))
     cols = {k: dict(zip(c[0].tolist(), c[1].tolist())) for k, c in curves.items()}
-    out.csv("cells-heldout.csv", ["iteration"] + [f"{c}-seed-{sd}" for c, sd in curves],
+    out.csv("cells-heldout.csv", ["iteration"] + [f"{r}-seed-{sd}" for r, sd in curves],
             [[i] + [cols[k].get(i, float("nan")) for k in curves] for i in its])
     out.csv("cells.csv", COLUMNS, table)
-    final = {r[0]: r[3] for r in table}
-    summary = "  held-out bits per character: " + ", ".join(f"{c} {v:.3f}" for c, v in final.items())
-    return page_text(plan, hp, fig_name, table), summary
+    out.csv("cells-summary.csv", SUMMARY, summary_rows)
+    summary = "  held-out bits per character (mean of seeds): " + ", ".join(
+        f"{r[0]} {r[3]:.3f}" for r in summary_rows)
+    return page_text(plan, hp, fig_name, table, summary_rows, equal_s), summary
 
 
-def cell_row(plan, cell, seed, bpc):
-    """A row of cells.csv: the run's size, its held-out and training bpc, its speed."""
-    run = plan.path("cells", cell, f"seed-{seed}")
-    state = checkpoint(run)
+def training_slice(plan):
+    """As many characters of the training part as the held-out part holds (its end, the text
+    just before the held-out part), read as the trainer reads the held-out text."""
+    _, data = m.build_vocab(plan.text)
+    train_part, val = split_heldout(data, 0.1)
+    return heldout_streams(train_part[-len(val):])
+
+
+def cell_row(plan, key, curve, speed, equal_s, train_text):
+    """A row of cells.csv: the run's size, held-out and training-text bpc, speed, and its
+    held-out bpc after equal_s seconds of training (interpolated between evaluations)."""
+    run, seed = key
+    state = checkpoint(plan.path("cells", run, f"seed-{seed}"))
+    it, bpc = curve
     n_params = sum(p.size for p in state["params"].values())
-    rate, secs = training_speed(plan.log_path(f"cells/{cell}/seed-{seed}", "json"))
-    _, _, smooth = loss_columns(run)
-    return [CELLS[cell], seed, n_params, float(bpc[-1]), float(bpc.min()),
-            bits_per_char(float(smooth[-1]), state["hparams"]["seq_length"]), rate, secs]
+    inputs, targets = train_text
+    nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]))
+    train_bpc = bits_per_char(nats, int((targets >= 0).sum()))
+    rate, secs = speed
+    at_equal = a.value_at(it / rate, bpc, equal_s)
+    return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),
+            float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, secs, at_equal]
 
 
-def heldout_figure(out, curves, val_frac, several_seeds):
-    """Held-out bits per character against iteration, a curve per run."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for (cell, seed), (it, bpc) in curves.items():
-        i = ORDER.index(cell)
-        label = CELLS[cell] + (f", seed {seed}" if several_seeds else "")
-        ax.plot(it, bpc, marker=MARKERS[i], markersize=3, label=label, **STYLES[i])
-    ax.set(xlabel="iteration", ylabel="held-out bits per character",
-           title=f"Held-out text ({val_frac:.0%} of it, never trained on)")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+def summarise(plan, table):
+    """Rows of cells-summary.csv: per cell, mean and sd over its seeds."""
+    rows = []
+    for run in CELL_RUNS:
+        mine = [r for r in table if r[0] == label(plan, run)]
+        held, _, _, _ = a.spread([r[4] for r in mine])
+        sd = a.spread([r[4] for r in mine])[1]
+        eq_m, eq_sd, _, _ = a.spread([r[10] for r in mine])
+        rows.append([label(plan, run), len(mine), mine[0][3], held, sd,
+                     a.spread([r[7] for r in mine])[0], eq_m, eq_sd,
+                     a.spread([r[8] for r in mine])[0]])
+    return rows
+
+
+def heldout_figure(out, plan, curves, speeds, equal_s):
+    """Held-out bits per character against iteration (left) and seconds (right), a line per run."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for (run, seed), (it, bpc) in curves.items():
+        i = CELL_RUNS.index(run)
+        style = dict(marker=MARKERS[i], markersize=2.5, linewidth=1, **STYLES[i])
+        lab = label(plan, run) if seed == plan.s["cell_seeds"][0] else None
+        axes[0].plot(it, bpc, label=lab, **style)
+        axes[1].plot(it / speeds[(run, seed)][0], bpc, **style)
+    axes[1].axvline(equal_s, color="0.3", linewidth=0.8)
+    axes[0].set(xlabel="iteration", ylabel="held-out bits per character",
+                title=f"equal iterations ({len(plan.s['cell_seeds'])} seeds per cell)")
+    axes[1].set(xlabel="seconds of training", title="equal training time (line: the fastest run's end)")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
     if all(len(b) > 1 for _, b in curves.values()):
         top = max(b[1:].max() for _, b in curves.values())
-        ax.set_ylim(top=top * 1.05 + 0.05)  # the untrained point (log2 of the vocabulary) off the top
+        axes[0].set_ylim(top=top * 1.05 + 0.05)  # the untrained point (log2 of the vocabulary) off the top
     return out.figure(fig, "cells-heldout")
 
 
-def page_text(plan, hp, fig_name, table):
-    md = [[r[0], f"{r[2]:,}", f"{r[3]:.3f}", f"{r[4]:.3f}", f"{r[5]:.3f}", f2(r[6], 0)] for r in table]
-    best = min(table, key=lambda r: r[3])
-    cells_md = md_table(["cell", "parameters", "final held-out bpc", "lowest held-out bpc",
-                         "final training bpc (smoothed)", "iterations per second"], md)
+def heldout_name(plan):
+    """In words: which text is held out (its characters, and the titles of the works in it,
+    found as a line followed by a blank line and a line that starts with 'by ')."""
+    n_val = int(len(plan.text) * 0.1)
+    val = plan.text[len(plan.text) - n_val:]
+    titles = re.findall(r"\n([^\n]{3,80})\n\nby [^\n]+", val)
+    start = val[:60].replace("\n", " ").replace("`", "'")
+    named = (f"it holds the work titled {', '.join(f'**{t.strip()}**' for t in titles)} (from its title "
+             f"line on), after the last {val.find(titles[0]):,} characters of the work before it"
+             if titles else "no title line was found in it")
+    return (f"the last {n_val:,} characters of `{plan.args.text}` (from `{start}...`): {named}. No "
+            f"character of it is trained on")
+
+
+def versus(rows, name_a, name_b, col=3, sd_col=4):
+    """In words: how far apart two cells' mean held-out bpc are, against their seeds' spread."""
+    ra, rb = (next(r for r in rows if r[0] == n) for n in (name_a, name_b))
+    diff, sd = rb[col] - ra[col], max(ra[sd_col], rb[sd_col])
+    if ra[1] < 2:
+        verdict = "one seed each: the spread between seeds is not measured"
+    elif abs(diff) > 2 * sd:
+        verdict = f"more than twice the larger seed sd ({sd:.3f})"
+    elif abs(diff) > sd:
+        verdict = f"between one and two seed sds ({sd:.3f}): not conclusive with {ra[1]} seeds"
+    else:
+        verdict = f"smaller than the seed spread (sd {sd:.3f}): no difference shown"
+    return f"{name_a} {ra[col]:.3f} vs {name_b} {rb[col]:.3f}: {diff:+.3f} bpc, {verdict}"
+
+
+def comparisons(plan, rows, col, sd_col):
+    """The comparisons the page makes, each against the seed spread, as list items."""
+    big = label(plan, "rnn-big")
+    pairs = [("LSTM", "GRU"), ("LSTM", "vanilla RNN"), ("GRU", "vanilla RNN"), (big, "vanilla RNN"),
+             ("LSTM", big)]
+    return "\n".join(f"- {versus(rows, x, y, col, sd_col)}" for x, y in pairs)
+
+
+def page_text(plan, hp, fig_name, table, rows, equal_s):
+    md = [[r[0], r[1], f"{r[3]:,}", f"{r[4]:.3f}", f"{r[6]:.3f}", f"{r[7]:+.3f}", f"{r[8]:.0f}",
+           f"{r[9]:.0f}", f"{r[10]:.3f}"] for r in table]
+    runs_md = md_table(["cell", "seed", "parameters", "final held-out bpc", "training-text bpc",
+                        "gap", "it/s", "seconds", f"held-out bpc at {equal_s:.0f} s"], md)
+    sm = [[r[0], f"{r[2]:,}", f"{r[3]:.3f} ± {r[4]:.3f}", f"{r[5]:+.3f}", f"{r[6]:.3f} ± {r[7]:.3f}",
+           f"{r[8]:.0f}"] for r in rows]
+    sum_md = md_table(["cell", "parameters", f"held-out bpc at {plan.s['cell_iters']:,} iterations",
+                       "gap (held-out minus training text)", f"held-out bpc at {equal_s:.0f} s",
+                       "iterations per second"], sm)
+    n = len(plan.s["cell_seeds"])
     return f"""\
-The three cells with the same hidden size ({hp['hidden_size']}), optimizer (Adagrad, learning rate
-{hp['learning_rate']}), chunk length ({hp['seq_length']}), seed and data, {plan.s['cell_iters']:,}
-iterations each; the last {hp['val_frac']:.0%} of the text is held out (never trained on) and
-read every {hp['eval_every']:,} iterations as 100 streams from a zero state: its bits per
-character measure how well each model predicts text it has not seen. (The untrained models'
-point at iteration 0, about log2 of the vocabulary size, is above the top of the figure.)
+Each cell trained with {n} seed(s) ({', '.join(map(str, plan.s['cell_seeds']))}), the same optimizer
+(Adagrad), learning rate ({hp['learning_rate']}, shared by all cells and tuned for none of them: a
+cell's own best learning rate could change its rank, which is not measured here), chunk length
+({hp['seq_length']}) and data, {plan.s['cell_iters']:,} iterations each. The vanilla RNN, the LSTM and
+the GRU have hidden size {hp['hidden_size']}; the gated cells then have more parameters, so a vanilla RNN
+with hidden size {plan.big_hidden}, about the LSTM's parameter count, is trained too. The held-out text
+is {heldout_name(plan)}. It is read every {hp['eval_every']:,} iterations as 100 streams; its bits per
+character measure how well a model predicts text it has not seen. Beside it, the same measure on as
+many characters of the training text (the ones just before the held-out part): the gap between the
+two is how much better a model does on text it was trained on (it also contains whatever
+makes the two stretches of text differ in difficulty).
 
 ![Held-out bits per character]({fig_name})
 
-{cells_md}
+Mean ± standard deviation over the {n} seeds (sample sd), and the held-out bpc after equal training
+time: {equal_s:.0f} seconds, the whole training time of the fastest run, read off each run's curve
+(seconds = iteration / the run's own iterations per second; evaluations between the points
+are interpolated):
 
-{best[0]} ends lowest on the held-out text. The gated cells have {table[1][2] / table[0][2]:.1f} (LSTM)
-and {table[2][2] / table[0][2]:.1f} (GRU) times the vanilla RNN's parameters and take longer per
-iteration; speed is the trainer's own count (iterations over the seconds of its loop, held-out
-evaluations included), with {plan.args.jobs} runs sharing the machine's cores. Data:
-[cells-heldout.csv](cells-heldout.csv), [cells.csv](cells.csv).
+{sum_md}
+
+Each difference against the spread between seeds, at equal iterations:
+
+{comparisons(plan, rows, 3, 4)}
+
+and at equal training time ({equal_s:.0f} s):
+
+{comparisons(plan, rows, 6, 7)}
+
+**Advantages of the LSTM and the GRU over a vanilla RNN** (the exercise's question), as far as these
+runs show them: where a difference above is larger than the seed spread, it is one; the vanilla
+RNN with the LSTM's parameter count separates the effect of size from that of the gates. The
+mechanism: a gated cell carries its state through a gated sum (c_t = f * c_(t-1) + i * g in
+the LSTM, h_t = (1 - u) * n + u * h_(t-1) in the GRU), so its gradient survives more steps back
+than the vanilla RNN's (section 5 measures it). Their cost: more parameters at the same hidden
+size and fewer iterations per second (the trainer's own count, held-out evaluations included,
+with {plan.args.jobs} runs sharing the machine's cores, so the seconds are this machine's).
+
+All runs:
+
+{runs_md}
+
+Data: [cells-heldout.csv](cells-heldout.csv), [cells.csv](cells.csv),
+[cells-summary.csv](cells-summary.csv).
 
 {reproduce(plan, 'cells')}"""

@@ -3,11 +3,15 @@
 Every run is `python min_char_rnn.py ...` into a folder of the runs folder (--runs-dir):
 
     exercise/seed-N        the vanilla RNN at the classic defaults, one per seed
-    cells/<cell>/seed-N    the vanilla RNN, LSTM and GRU with 10% of the text held out
+    cells/<cell>/seed-N    the vanilla RNN, LSTM and GRU with 10% of the text held out, and
+                           cells/rnn-big/seed-N, a vanilla RNN with the LSTM's parameter count
     restart/uninterrupted  seed 1, every iteration logged, never stopped
     restart/stopped        the same, stopped at stop_at iterations
     restart/resumed        the stopped run continued with --resume (in a copy)
     restart/init-from      a new run from the stopped run's weights (--init-from)
+    restart/reset-memory   the stopped run (a copy) with only its Adagrad memory set to zero,
+    restart/reset-state    only its hidden state, or
+    restart/reset-pointer  only its data pointer, then --resume
     restart/steps/         the parameters after each of the first update_steps updates of both
     logs/<job>.log, .json  each job's printed output, and its commands' outcomes
 
@@ -18,11 +22,14 @@ import functools
 import os
 import shutil
 
+import numpy as np
+
 import analysis as a
 from charrnn.checkpoint import load_checkpoint
 from charrnn.pool import Job
 from charrnn.system import UserError
 from charrnn.text import read_text, text_sha256
+from report_sections import bptt_runs
 
 
 # How much each scale trains. full: the report as shipped; quick: a first look in about a
@@ -41,8 +48,34 @@ SCALES = {
                  sample_length=120, grad_streams=16, grad_k=100, grad_warmup=5,
                  favourites_from=3, status_every=2.0),
 }
+# Issue 16: three seeds of every cell (and a vanilla RNN as large as the LSTM), the greedy
+# texts' length and number of primes of section 2.
+# full: 50,000 iterations per cell run (12 runs, about 9 minutes of one core; 100,000 would add
+# as much again), so the whole report stays near 15 minutes on 2 cores.
+for _scale, _more in {"full": dict(cell_seeds=(1, 2, 3), cell_iters=50000, greedy_length=2000, primes=5),
+                      "quick": dict(cell_seeds=(1, 2, 3), cell_iters=4000, greedy_length=2000, primes=5),
+                      "tiny": dict(cell_seeds=(1, 2), greedy_length=300, primes=5)}.items():
+    SCALES[_scale].update(_more)
+# Issue 17: the long-range dependency (recall_*: lengths L, truncations, seeds, hidden size,
+# learning rate, characters seen per run) and the truncation costs (trunc_*) sections.
+for _scale, _more in {
+        "full": dict(recall_L=(5, 10, 20, 40, 80, 120), recall_seq=(25, 250), recall_seeds=(1, 2),
+                     recall_hidden=32, recall_lr=0.1, recall_chars=400_000, trunc_cells=("rnn", "lstm"),
+                     trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=600_000, trunc_eval_chars=60_000),
+        "quick": dict(recall_L=(5, 20, 40, 120), recall_seq=(25, 250), recall_seeds=(1,),
+                      recall_hidden=32, recall_lr=0.1, recall_chars=100_000, trunc_cells=("rnn", "lstm"),
+                      trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=100_000, trunc_eval_chars=10_000),
+        "tiny": dict(recall_L=(5, 10), recall_seq=(5, 25), recall_seeds=(1,), recall_hidden=8,
+                     recall_lr=0.1, recall_chars=1000, trunc_cells=("rnn",),
+                     trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=2000, trunc_eval_chars=1000)}.items():
+    SCALES[_scale].update(_more)
 SHOWN = "python min_char_rnn.py"  # how a command starts on the page and in the progress lines
 RESTART_KINDS = ("uninterrupted", "stopped", "resumed", "init-from")
+# Section 3's ablation: the stopped run, copied, one field of its checkpoint reset, then --resume.
+ABLATIONS = {"reset-memory": "the Adagrad memory", "reset-state": "the hidden state",
+             "reset-pointer": "the data pointer"}
+# Section 4's runs: the three cells, and a vanilla RNN with about the LSTM's parameter count.
+CELL_RUNS = ("rnn", "rnn-big", "lstm", "gru")
 
 
 def checkpoint_n(out):
@@ -144,18 +177,34 @@ class Plan:
 
     def jobs(self):
         """The report's jobs, longest first."""
-        return self.cell_jobs() + self.exercise_jobs() + self.restart_jobs()
+        return self.cell_jobs() + self.exercise_jobs() + self.restart_jobs() + self.bptt_jobs()
+
+    def bptt_jobs(self):
+        """The runs of the long-range dependency and truncation sections (issue 17)."""
+        return bptt_runs.truncation_jobs(self) + bptt_runs.long_range_jobs(self)
+
+    @functools.cached_property
+    def big_hidden(self):
+        """The hidden size of a vanilla RNN with about the LSTM's parameter count."""
+        return a.matching_hidden_size(len(set(self.text)), self.s["hidden_size"] or 100)
+
+    def cell_options(self, run, seed):
+        """The options of a run of section 4 (run: one of CELL_RUNS)."""
+        cell = "rnn" if run == "rnn-big" else run
+        opts = self.options(cell=cell, seed=seed, val_frac=0.1, eval_every=self.s["eval_every"])
+        if run == "rnn-big":
+            opts["hidden_size"] = self.big_hidden
+        return opts
 
     def cell_jobs(self):
-        """Section 4's runs: each cell with a tenth of the text held out."""
+        """Section 4's runs: each cell with a tenth of the text held out, slowest first."""
         jobs, s = [], self.s
-        for cell in ("lstm", "gru", "rnn"):
+        for run in ("lstm", "gru", "rnn-big", "rnn"):
             for seed in s["cell_seeds"]:
-                out = self.path("cells", cell, f"seed-{seed}")
-                opts = self.options(cell=cell, seed=seed, val_frac=0.1, eval_every=s["eval_every"])
+                out, opts = self.path("cells", run, f"seed-{seed}"), self.cell_options(run, seed)
                 self.check(out, opts)
                 self.note("cells", self.shown(out, s["cell_iters"], opts))
-                jobs.append(self.job(f"cells/{cell}/seed-{seed}", cell, [(out, s["cell_iters"], 0)],
+                jobs.append(self.job(f"cells/{run}/seed-{seed}", opts["cell"], [(out, s["cell_iters"], 0)],
                                      self.train_to(out, s["cell_iters"], opts)))
         return jobs
 
@@ -179,7 +228,7 @@ class Plan:
         n1, n2 = self.s["stop_at"], self.s["after"]
         opts = self.options(seed=1, log_every=1)
         self.commands["restart"] = self.restart_commands(opts)
-        for kind in RESTART_KINDS:
+        for kind in (*RESTART_KINDS, *ABLATIONS):
             self.check(self.path("restart", kind), opts)
         unint, stopped = self.path("restart", "uninterrupted"), self.path("restart", "stopped")
         return [self.job("restart/uninterrupted", "rnn", [(unint, n1 + n2, 0)],
@@ -188,7 +237,9 @@ class Plan:
                 self.job("restart/resumed", "rnn", [(self.path("restart", "resumed"), n1 + n2, n1)],
                          self.restart_chain("resumed", opts), after=("restart/stopped",)),
                 self.job("restart/init-from", "rnn", [(self.path("restart", "init-from"), n2, 0)],
-                         self.restart_chain("init-from", opts), after=("restart/stopped",))]
+                         self.restart_chain("init-from", opts), after=("restart/stopped",))] + [
+                self.job(f"restart/{kind}", "rnn", [(self.path("restart", kind), n1 + n2, n1)],
+                         self.ablation_chain(kind, opts), after=("restart/stopped",)) for kind in ABLATIONS]
 
     def restart_commands(self, opts):
         """What the restart jobs run, as shell commands for the page."""
@@ -206,7 +257,13 @@ class Plan:
                 f"cp {os.path.join(init, 'checkpoint.npz')} {steps}/init-from-1.npz",
                 f"for j in $(seq 2 {S}); do {self.shown(init, '$j', opts, resume=True)}; "
                 f"cp {os.path.join(init, 'checkpoint.npz')} {steps}/init-from-$j.npz; done",
-                self.shown(init, n2, opts, resume=True)]
+                self.shown(init, n2, opts, resume=True)] + [
+                line for kind in ABLATIONS for line in (
+                    f"cp -r {stopped} {os.path.join(R, kind)}",
+                    f"python -c \"{reset_code(os.path.join(R, kind, 'checkpoint.npz'), kind)}\"",
+                    self.shown(os.path.join(R, kind), n1 + 1, opts, resume=True),
+                    f"cp {os.path.join(R, kind, 'checkpoint.npz')} {steps}/{kind}-1.npz",
+                    self.shown(os.path.join(R, kind), n1 + n2, opts, resume=True))]
 
     def restart_chain(self, kind, opts):
         """Continue the stopped run (kind resumed: --resume; init-from: --init-from its
@@ -232,9 +289,47 @@ class Plan:
         yield from self.train_to(out, base + n2, opts, init_from)
 
 
-def copy_folder(src, dst):
+    def ablation_chain(self, kind, opts):
+        """The stopped run copied, one field of its checkpoint reset (kind: one of ABLATIONS),
+        then --resume: one iteration (its parameters kept, the first update), then to the end."""
+        n1, n2 = self.s["stop_at"], self.s["after"]
+        out, snap = self.path("restart", kind), self.snapshot(kind, 1)
+        if not os.path.exists(os.path.join(out, "checkpoint.npz")):
+            copy_folder(self.path("restart", "stopped"), out, kind)
+        os.makedirs(self.path("restart", "steps"), exist_ok=True)
+        if not os.path.exists(snap):
+            if checkpoint_n(out) > n1 + 1:
+                raise UserError(f"'{snap}' is missing and '{out}' is already past it: remove "
+                                f"'{self.path('restart')}' and run again")
+            yield from self.train_to(out, n1 + 1, opts)
+            shutil.copyfile(os.path.join(out, "checkpoint.npz"), snap + ".tmp")
+            os.replace(snap + ".tmp", snap)
+        yield from self.train_to(out, n1 + n2, opts)
+
+
+RESET = {"reset-memory": [f"m{q}" for q in a.PARAM_NAMES], "reset-state": ["hprev"],
+         "reset-pointer": ["p"]}  # the checkpoint fields each ablation sets to zero
+
+
+def reset_code(path, kind):
+    """The Python line that sets an ablation's fields of a checkpoint to zero, nothing else."""
+    return (f"import numpy as np; d = dict(np.load('{path}')); "
+            f"d.update({{k: 0 * d[k] for k in {RESET[kind]}}}); np.savez('{path}', **d)")
+
+
+def reset_fields(path, kind):
+    """Set an ablation's fields of the checkpoint in path to zero (what reset_code shows)."""
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    d.update({k: 0 * d[k] for k in RESET[kind]})
+    np.savez(path, **d)
+
+
+def copy_folder(src, dst, reset=None):
     """Copy the folder src to dst, which appears whole or not at all."""
     tmp = dst + ".copying"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
+    if reset:
+        reset_fields(os.path.join(tmp, "checkpoint.npz"), reset)
     os.replace(tmp, dst)

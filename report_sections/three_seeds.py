@@ -8,9 +8,12 @@ seed, mean and spread), favourite-samples.csv (the last training samples, ranked
 """
 import os
 
+import numpy as np
+
 import analysis as a
+import min_char_rnn as m
 from charrnn.logs import bits_per_char
-from report_sections.page import STYLES, bpc_axis, code_block, focus, md_table, plt, reproduce
+from report_sections.page import STYLES, bpc_axis, code_block, f2, focus, md_table, plt, reproduce
 from report_sections.runs import checkpoint, loss_columns, read_samples
 
 
@@ -34,11 +37,76 @@ def section(plan, out):
     out.csv("favourite-samples.csv", ["sample", "share of words in the training text",
                                       "distinct known words", "words", "text"],
             [[n, sh, dk, nw, t] for n, t, sh, dk, nw in ranked])
-    page = page_text(plan, hp, runs, figures, seeds_markdown(table, stats, T), ranked)
+    program, lengths = program_text(plan, runs)
+    out.csv("fc-vs-rnn.csv", ["network", "characters of context", "parameters",
+                              "bits per character of the next character"], lengths)
+    page = program + "\n" + page_text(plan, hp, runs, figures, seeds_markdown(table, stats, T), ranked)
     (fm, fsd, _, _), _ = stats
     summary = (f"  exercise: final smoothed loss {fm:.2f} ± {fsd:.2f} ({bits_per_char(fm, T):.3f} "
                f"bits per character), mean ± sd of {len(runs)} seeds")
     return page, summary
+
+
+def context_rows(plan, state, lengths=(3, 50), n=2000):
+    """Rows of fc-vs-rnn.csv: the trained RNN's weights on contexts of each length (bits per
+    character of the character after, at n positions of the text), beside the parameter count
+    of a three-layer fully-connected network on that many one-hot characters."""
+    V, H = len(state["chars"]), state["hparams"]["hidden_size"]
+    _, data = m.build_vocab(plan.text, state["chars"])
+    ends = np.linspace(max(lengths), len(data) - 2, min(n, len(data) - max(lengths) - 2)).astype(int)
+    rows = []
+    for length in lengths:
+        bits = a.context_bits(m, state["params"], data, ends, length)
+        rows.append(["vanilla RNN (the same trained weights)", length, a.rnn_parameters(V, H), bits])
+    rows += [["fully-connected, 3 layers", length, a.fc_parameters([length * V, H, H, V]), float("nan")]
+             for length in lengths]
+    return rows
+
+
+def program_text(plan, runs):
+    """The exercise's questions on what lossFun and sample implement, and on an RNN on
+    inputs of length 3 against a three-layer fully-connected network: (text, CSV rows)."""
+    state = checkpoint(runs[next(iter(runs))])
+    hp, chars = state["hparams"], state["chars"]
+    V, H, T = len(chars), hp["hidden_size"], hp["seq_length"]
+    rows = context_rows(plan, state)
+    shown = "".join(chars).replace("\n", "\\n").replace("`", "'")
+    md = md_table(["network", "characters of context", "parameters", "bits per character"],
+                  [[r[0], r[1], f"{r[2]:,}", f2(r[3], 3) if r[3] == r[3] else "cannot run on another length"]
+                   for r in rows])
+    text = f"""\
+**What `lossFun` implements**: a character-level, many-to-many vanilla (Elman) recurrent network
+with one hidden layer of {H} tanh units: at every step t it reads one character x_t (one-hot),
+updates h_t = tanh(Wxh x_t + Whh h_(t-1) + bh), and predicts the next character with
+p_t = softmax(Why h_t + by). **Its vocabulary** is the set of distinct characters of
+`{plan.args.text}`, {V} tokens, each one character: `{shown}` (\\n is the newline; the
+space is among them). **Its loss** is the softmax cross-entropy, the negative log-likelihood of
+the true next character, -log p_t[x_(t+1)], summed over the {T} characters of a chunk. It suits the
+task because predicting the next character is a classification over {V} classes: the loss is
+smallest exactly when the predicted distribution matches how often each character really follows
+such a context, and in bits (divided by ln 2) it is the length of the text coded with the model:
+the uniform guess costs log2({V}) = {np.log2(V):.2f} bits per character, where every curve below
+starts. **The sampling strategy of `sample`** is multinomial: section 2.
+
+**An RNN on inputs of length l = 3 against a fully-connected network with three layers.** Unrolled
+over 3 characters the RNN is also three layers deep, but (1) it **shares its weights across
+time**: the same Wxh, Whh, bh and Why at every step, so its parameter count does not depend on l,
+while each layer of the fully-connected network has its own weights and its input layer grows with
+l; and (2) it **reads the input one character per step and carries a state**, so the same weights
+run on any length, and each step gives a prediction; the fully-connected network takes exactly l
+characters at once, in its first layer only. The same trained weights (seed {next(iter(runs))})
+on contexts of 3 and of 50 characters, each read from a zero state, predicting the character after
+it at {min(2000, len(plan.text))} positions of the text; the fully-connected network with hidden
+layers of {H} on l one-hot characters ({V} x l inputs), for its size:
+
+{md}
+
+{"More context lowers" if rows[1][3] < rows[0][3] else "More context does not lower"} the bits per
+character ({rows[0][3]:.3f} after 3 characters, {rows[1][3]:.3f} after 50), with the same
+{a.rnn_parameters(V, H):,} parameters. Data: [fc-vs-rnn.csv](fc-vs-rnn.csv).
+
+"""
+    return text, rows
 
 
 def overlay_figure(out, curves, hp):
@@ -125,13 +193,31 @@ def favourite_samples(plan, runs, hp):
     return a.rank_samples(samples, plan.vocabulary)
 
 
+def shows(text, known):
+    """What a sample shows the model has learnt of a play's form, in words."""
+    real, invented, stage, lines = a.sample_features(text, known)
+    said = [f"line structure: {lines} non-empty lines"]
+    if real:
+        said.append("speaker headings with names of the plays (" + ", ".join(f"`{h}`" for h in real) + ")")
+    if invented:
+        said.append("headings in that form with invented names ("
+                    + ", ".join(f"`{h}`" for h in invented) + ")")
+    if stage:
+        said.append("stage directions (" + ", ".join(f"`{d}`" for d in stage) + ")")
+    if not (real or invented):
+        said.append("no speaker heading")
+    return "; ".join(said) + "."
+
+
 def page_text(plan, hp, runs, figures, seeds_md, ranked):
     T, k = hp["seq_length"], plan.s["favourites_from"]
     overlay, singles = figures[0], figures[1:]
     settings = "classic defaults" if hp["hidden_size"] == 100 else "settings"
     images = "\n\n".join(f"![Run {i + 1}]({f})" for i, f in enumerate(singles))
+    known = a.speakers(plan.text)
     fav = "\n\n".join(f"**{n}**: {sh:.0%} of its {nw} words occur in the training text "
-                      f"({dk} distinct)\n\n{code_block(t)}" for n, t, sh, dk, nw in ranked[:3])
+                      f"({dk} distinct)\n\n{code_block(t)}\n\nWhat it shows: {shows(t, known)}"
+                      for n, t, sh, dk, nw in ranked[:3])
     if not ranked:
         fav = "_No sample had 10 words or more._"
     return f"""\
@@ -160,7 +246,9 @@ Data: [exercise-loss.csv](exercise-loss.csv) (every logged row of each run),
 (every {hp['sample_every']} iterations, {hp['sample_length']} characters) by the share of their
 words (runs of letters, lower-cased) that occur anywhere in the training text; ties go to more
 distinct such words, and samples of fewer than 10 words are left out. The criterion rewards real
-words, not grammar or sense: the choice is still yours. All candidates, scored:
+words, not grammar or sense: the choice is still yours; under each, what it shows the model has
+learnt of a play's form (a heading is a line of a name in capitals, as `MACBETH.`; a stage
+direction is text in [brackets], or Enter, Exit, Exeunt). All candidates, scored:
 [favourite-samples.csv](favourite-samples.csv).
 
 {fav}

@@ -42,6 +42,9 @@ def section(plan, out):
     hp = state["hparams"]
     T = hp["seq_length"]
     fig_name = gradient_figure(out, norms, c_part, T)
+    sat = saturation_rows(plan, checkpoint(plan.path("cells", "rnn", f"seed-{plan.s['cell_seeds'][0]}")))
+    out.csv("saturation.csv", ["weights", "share of |h| > 0.95", "mean tanh'", "spectral radius of Whh",
+                               "largest singular value of Whh"], sat)
     keys = [(c, w) for w in WEIGHTS for c in ORDER]
     out.csv("gradient-flow.csv", ["k"] + [f"{c}-{w}" for c, w in keys] + ["lstm-c-trained", "lstm-c-initial"],
             [[j] + [float(norms[key][j]) for key in keys]
@@ -50,25 +53,50 @@ def section(plan, out):
     out.csv("gradient-table.csv", ["cell", "weights", "norm at k=0", f"ratio k={T}/k=0",
                                    f"ratio k={K}/k=0", f"factor per step, k=0..{T}",
                                    f"factor per step, k={T}..{K}"], rows)
-    page = page_text(plan, hp, fig_name, rows)
+    page = page_text(plan, hp, fig_name, rows, sat)
     per_step = ", ".join(f"{r[0]} {r[1]} {r[5]:.3f} / {r[6]:.3f}" for r in rows if r[1] == "trained")
     return page, f"  gradient per step back (trained, k up to / beyond the truncation): {per_step}"
 
 
+def positions(plan, state):
+    """inputs (grad_k + grad_warmup + 1, B) and targets (B,) at grad_streams positions spread
+    evenly over the training text, each with grad_k + grad_warmup characters before it."""
+    K, B, W = plan.s["grad_k"], plan.s["grad_streams"], plan.s["grad_warmup"]
+    _, data = m.build_vocab(plan.text)
+    train_part, _ = split_heldout(data, state["hparams"]["val_frac"])
+    ends = np.linspace(K + W, len(train_part) - 2, B).astype(int)
+    return a.windows(train_part, ends, K + W + 1)
+
+
+def initial_params(state):
+    """The weights the run started from (made again from its seed)."""
+    hp = state["hparams"]
+    return cell_module(hp["cell"]).init_params(len(state["chars"]), hp["hidden_size"],
+                                               np.random.default_rng(hp["seed"]))
+
+
 def gradients_of_run(plan, state):
     """Yield ("trained" | "initial", d loss_t / d state_(t-k), (K + 1, B, S)) of a run's cell, at
-    grad_streams positions spread evenly over the training text, each with grad_k + grad_warmup
-    characters before it; "initial" uses the weights the run started from (its seed)."""
-    K, B, W = plan.s["grad_k"], plan.s["grad_streams"], plan.s["grad_warmup"]
-    hp, cell = state["hparams"], state["hparams"]["cell"]
-    _, data = m.build_vocab(plan.text)
-    train_part, _ = split_heldout(data, hp["val_frac"])
-    ends = np.linspace(K + W, len(train_part) - 2, B).astype(int)
-    inputs, targets = a.windows(train_part, ends, K + W + 1)
-    initial = cell_module(cell).init_params(len(state["chars"]), hp["hidden_size"],
-                                            np.random.default_rng(hp["seed"]))
-    for when, params in (("trained", state["params"]), ("initial", initial)):
-        yield when, a.state_gradients(cell, params, inputs, targets, K)  # one at a time: they are large
+    the positions; "initial" uses the weights the run started from (its seed)."""
+    inputs, targets = positions(plan, state)
+    cell = state["hparams"]["cell"]
+    for when, params in (("trained", state["params"]), ("initial", initial_params(state))):
+        yield when, a.state_gradients(cell, params, inputs, targets, plan.s["grad_k"])  # one at a time
+
+
+def saturation_rows(plan, state):
+    """The vanilla RNN's hidden units and Whh, trained and initial: rows (weights, share of
+    |h| > 0.95, mean tanh', spectral radius of Whh, largest singular value of Whh), over every
+    state the positions read after their warm-up."""
+    inputs, _ = positions(plan, state)
+    rows = []
+    for when, params in (("trained", state["params"]), ("initial", initial_params(state))):
+        hs = a.rnn_forward(params, inputs)["h"][plan.s["grad_warmup"] + 1:]
+        hs = hs.reshape(-1, hs.shape[-1])
+        share, slope = a.saturation(hs)
+        rows.append([when, share, slope, a.spectral_radius(params["Whh"]),
+                     float(np.linalg.norm(params["Whh"], 2))])
+    return rows
 
 
 def gradient_figure(out, norms, c_part, T):
@@ -107,24 +135,65 @@ def gradient_table(norms, keys, T, K):
     return rows
 
 
-def page_text(plan, hp, fig_name, rows):
+def where(module, what):
+    """A pointer to another section of the page by its module (report.py's SECTIONS): "section
+    N" when it is on the page, else a description of what would measure it."""
+    from report import SECTIONS  # here: report.py imports this module's package first
+    if module in SECTIONS:
+        return f"section {SECTIONS.index(module) + 1}"
+    return f"a run {what} (not on this page)"
+
+
+def bptt_text(plan, hp):
+    """The exercise's question on backpropagation through time and its truncation, with this
+    text's numbers."""
+    T, H, n = hp["seq_length"], hp["hidden_size"], len(plan.text)
+    V = len(set(plan.text))
+    full_mb = n * (H + V) * 8 / 1e6  # a hidden state and the output probabilities per character
+    return f"""\
+**Backpropagation through time (BPTT)**: unroll the network over the input sequence, one copy per
+time step, all copies sharing the same weights, and apply the chain rule backward through the
+unrolled graph; the gradient of a shared weight is the sum of its gradients at every step. The
+gradient of the loss at step t with respect to the state k steps earlier is a product of k
+one-step Jacobians, d state_(s+1) / d state_s, which is what the figure below follows.
+**Truncated BPTT**, what `lossFun` does: the text is cut into chunks of seq_length = {T}
+characters; the forward pass carries the hidden state from chunk to chunk (it sees the whole
+past), but the backward pass stops at the chunk's start, and the weights are updated after every
+chunk. Why it is used in practice: full BPTT over this text of {n:,} characters would keep a
+hidden state and the output probabilities for every character ({H} + {V} numbers each, about
+{full_mb:,.0f} MB in float64) and could update the weights once per pass through the text;
+truncated at {T}, it keeps {T} steps and updates {n // T:,} times per pass. The price: no
+gradient reaches a state more than {T} steps back (fewer for most positions of a chunk: the loss
+at position t reaches back only t steps, {T / 2 - 0.5:.0f} on average), so a dependency longer than
+that is learnt only by chance. What that costs in practice is measured elsewhere on this page:
+on a text with a planted long-range dependency ({where("long_range_dependency", "on such a text")})
+and with longer chunks ({where("truncation_costs", "with a longer --seq-length")}), not here.
+"""
+
+
+def page_text(plan, hp, fig_name, rows, sat):
     K, B, W, T = plan.s["grad_k"], plan.s["grad_streams"], plan.s["grad_warmup"], hp["seq_length"]
     md = [[r[0], r[1], f"{r[2]:.2f}", f"{r[3]:.1e}", f"{r[4]:.1e}", f"{r[5]:.3f}", f"{r[6]:.3f}"]
           for r in rows]
     grad_md = md_table(["cell", "weights", "norm at k=0", f"k={T} / k=0", f"k={K} / k=0",
                         f"per step, k=0..{T}", f"per step, k={T}..{K}"], md)
+    sat_md = md_table(["vanilla RNN", "share of units with abs(h) > 0.95", "mean tanh' = 1 - h^2",
+                       "spectral radius of Whh", "largest singular value of Whh"],
+                      [[r[0], f"{r[1]:.0%}", f"{r[2]:.3f}", f"{r[3]:.2f}", f"{r[4]:.2f}"]
+                       for r in sat])
     explain = slope_text({r[0]: r for r in rows if r[1] == "trained"},
                          {r[0]: r for r in rows if r[1] == "initial"}, T, K)
     return f"""\
-For each trained cell of section 4, and the same cell with its initial weights, the norm of the
-gradient of the loss at step t with respect to the recurrent state k steps earlier,
+{bptt_text(plan, hp)}
+For each cell of section 4 (seed {plan.s['cell_seeds'][0]}), trained and with its initial weights, the
+norm of the gradient of the loss at step t with respect to the recurrent state k steps earlier,
 |d loss_t / d state_(t-k)|, for k = 0 to {K}: at {B} positions spread over the training text
 (each read from a zero state {W + K} characters before, so the state is a typical one), averaged
 in log space (a geometric mean: the norms span many orders of magnitude). The state is what the
 training loop carries from chunk to chunk and truncated BPTT cuts: h for the vanilla RNN and the
 GRU, h and c together (2 x {hp['hidden_size']} numbers) for the LSTM, because c is the LSTM's
 long-term path and h alone would hide it; the dotted grey line shows the c part alone. The
-vertical line is the truncation length, {T} characters per chunk.
+vertical line is the truncation length, {T} characters per chunk. One seed per cell.
 
 ![Gradient norm against k]({fig_name})
 
@@ -132,9 +201,39 @@ vertical line is the truncation length, {T} characters per chunk.
 
 {explain}
 
-Reproduce: `{plan.args.report_cmd}` (this part: `analysis.state_gradients` on the checkpoints of
-section 4, checked against finite differences in `tests/test_analysis.py`).
+**Why the vanilla RNN's gradient vanishes.** Each step back multiplies the gradient by the step's
+Jacobian, diag(1 - h^2) Whh: a factor from the tanh (its slope, tanh' = 1 - h^2, at the step's
+hidden values) and the recurrent matrix. Over the states the positions above read:
+
+{sat_md}
+
+{saturation_text(sat)}
+
+Data: [gradient-flow.csv](gradient-flow.csv), [gradient-table.csv](gradient-table.csv),
+[saturation.csv](saturation.csv). Reproduce: `{plan.args.report_cmd}` (this part:
+`analysis.state_gradients`, checked against finite differences in `tests/test_analysis.py`, and
+`analysis.saturation`, `spectral_radius`).
 """
+
+
+def saturation_text(sat):
+    """What the saturation table says, with its numbers."""
+    tr, ini = sat[0], sat[1]
+    if tr[3] > 1:
+        trained = (f"After training Whh is not small: its spectral radius is {tr[3]:.1f}, so Whh alone "
+                   f"would stretch the gradient in the long run, not shrink it. What shrinks it is the "
+                   f"tanh: {tr[1]:.0%} of the hidden values sit at |h| > 0.95, where tanh is flat, "
+                   f"and the mean slope tanh' is {tr[2]:.2f}, so each step back multiplies most "
+                   f"directions of the gradient by a small slope.")
+    else:
+        trained = (f"After training Whh's spectral radius is {tr[3]:.2f}, below 1, and {tr[1]:.0%} of "
+                   f"the hidden values sit at |h| > 0.95 (mean tanh' {tr[2]:.2f}): both shrink the "
+                   f"gradient.")
+    return (f"{trained} At initialisation it is the other way round: the units are not saturated "
+            f"({ini[1]:.0%} at |h| > 0.95, mean tanh' {ini[2]:.2f}) but Whh is small (spectral radius "
+            f"{ini[3]:.2f}, its weights drawn with standard deviation 0.01), so the gradient vanishes "
+            f"through Whh. Training grew Whh, and the units saturated: the gradient still vanishes, "
+            f"for another reason. One seed: these are seed 1's numbers.")
 
 
 def efold(f):
@@ -151,38 +250,20 @@ def slope_text(tr, ini, T, K):
            f"factor e every 1 / -ln(f) steps. The trained vanilla RNN's f is {van[5]:.2f} over the "
            f"first {T} steps (a factor e every {efold(van[5]):.1f} steps): the loss at step t "
            f"feels the state {T} steps back at {van[3]:.0e} of the strength of the state at t, "
-           f"and {K} steps back at {van[4]:.0e}."]
-    if van[3] < 0.01:
-        out.append(f"Truncating backpropagation at {T} steps therefore throws away little that "
-                   f"the vanilla RNN could have learnt from: by the chunk boundary its gradient "
-                   f"has all but vanished anyway, and that decay, not the truncation, is why it "
-                   f"cannot learn dependencies much longer than a few e-folds.")
-    else:
-        out.append(f"So a good part of the gradient is still there at the chunk boundary, and "
-                   f"truncating at {T} steps cuts it off.")
+           f"and {K} steps back at {van[4]:.0e}. Within a chunk, then, the vanilla RNN's gradient "
+           f"reaches only a few characters back, whatever the truncation."]
     gated = [f"the {name}'s falls by {row[6]:.3f} per step beyond {T} ({row[4]:.0e} at k = {K}), "
              f"{'more slowly than' if row[6] > van[6] else 'no more slowly than'} the vanilla RNN's "
              f"{van[6]:.3f}" for name, row in (("LSTM", lstm), ("GRU", gru))]
-    out.append("Of the gated cells, " + "; ".join(gated) + ".")
-    if lstm[6] > van[6] or gru[6] > van[6]:
-        out.append(f"A gated cell carries its state from step to step through a gated sum "
-                   f"(c_t = f * c_(t-1) + i * g in the LSTM, h_t = (1 - u) * n + u * h_(t-1) in "
-                   f"the GRU) rather than through a squashing matrix product alone, so where a "
-                   f"forget gate f or an update gate u stays near 1 the gradient passes almost "
-                   f"unchanged. For such a cell the truncation at {T} steps, more than the "
-                   f"decay, is what cuts off the longer dependencies: a longer --seq-length "
-                   f"would let it learn from more of the past.")
-    out.append(initial_text(ini, T))
-    paragraphs = (" ".join(out[:2]), " ".join(out[2:-1]), out[-1])
-    return "\n\n".join(textwrap.fill(p, 96, break_on_hyphens=False) for p in paragraphs)
-
-
-def initial_text(ini, T):
-    """What the slopes at initialisation say: each cell's design."""
-    return (f"At initialisation the picture is the design of each cell: the vanilla RNN's "
-            f"weights of size 0.01 make f = {ini['vanilla RNN'][5]:.3f}, so the gradient is "
-            f"gone after a few steps until training grows Whh; the LSTM starts at "
-            f"{ini['LSTM'][5]:.2f}, about sigmoid(1) = 0.73, its forget gate's initial bias; "
-            f"the GRU at {ini['GRU'][5]:.2f}, about its update gate's initial 0.5. Within a "
-            f"chunk the loss at position t reaches back only t steps anyway, "
-            f"{T / 2 - 0.5:.0f} on average.")
+    out.append("Of the gated cells, " + "; ".join(gated) + ". A gated cell carries its state from "
+               "step to step through a gated sum (c_t = f * c_(t-1) + i * g in the LSTM, h_t = "
+               "(1 - u) * n + u * h_(t-1) in the GRU) rather than through a squashing matrix product "
+               "alone, so where a forget gate f or an update gate u stays near 1 the gradient passes "
+               "almost unchanged. Whether a longer --seq-length lets them learn longer dependencies "
+               "is not shown by this figure: see "
+               + where("truncation_costs", "with a longer --seq-length") + ".")
+    out.append(f"At initialisation the picture is the design of each cell: the vanilla RNN's "
+               f"f = {ini['vanilla RNN'][5]:.3f}; the LSTM starts at {ini['LSTM'][5]:.2f}, about "
+               f"sigmoid(1) = 0.73, its forget gate's initial bias; the GRU at {ini['GRU'][5]:.2f}, "
+               f"about its update gate's initial 0.5.")
+    return "\n\n".join(textwrap.fill(p, 96, break_on_hyphens=False) for p in out)

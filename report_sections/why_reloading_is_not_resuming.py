@@ -2,18 +2,23 @@
 on exactly as if never stopped; continued from its weights alone (--init-from), its loss jumps
 and its first updates are huge. How much, and why?
 
-Runs: restart/uninterrupted, restart/stopped, restart/resumed, restart/init-from (seed 1,
-every iteration logged) and restart/steps/ (the parameters after each of the first updates).
-Writes: restart-loss.png/.csv (chunk loss around the restart), restart-jump.csv (mean loss
-before and after), restart-updates.png/.csv (size of the first updates, per parameter).
+An ablation tells which part of the state causes the jump: the stopped run is continued with
+--resume after resetting one piece of its checkpoint at a time (only the Adagrad memory, only
+the hidden state, only the data pointer); --init-from resets all three.
+
+Runs: restart/uninterrupted, restart/stopped, restart/resumed, restart/init-from,
+restart/reset-memory, restart/reset-state, restart/reset-pointer (seed 1, every iteration
+logged) and restart/steps/ (the parameters after each of the first updates).
+Writes: restart-loss.png/.csv (chunk loss around the restart), restart-jump.csv (the
+ablation: mean loss after the restart, size of the first update), restart-updates.png/.csv
+(size of the first updates, per parameter).
 """
 import numpy as np
 
 import analysis as a
-import min_char_rnn as m
-from charrnn.cells import cell_module
 from charrnn.checkpoint import load_checkpoint
 from report_sections.page import STYLES, f2, md_table, plt, reproduce
+from report_sections.plan import ABLATIONS, RESET
 from report_sections.runs import checkpoint, loss_columns
 
 
@@ -22,37 +27,45 @@ HEADING = "Why reloading the weights is not resuming"
 CONTENTS = "Why reloading the weights is not resuming"
 
 CURVES = (("uninterrupted", "uninterrupted"), ("--resume", "resumed"), ("--init-from", "init-from"))
+# The ablation's rows: (name on the page, run folder, what is reset).
+ROWS = (("uninterrupted", "uninterrupted", "nothing (never stopped)"),
+        ("--resume", "resumed", "nothing"),
+        *((f"reset {what.removeprefix('the ')} only", kind, what) for kind, what in ABLATIONS.items()),
+        ("--init-from", "init-from", "all three: memory, state and pointer"))
+# One style per run, told apart in greyscale too; --init-from as in the left panel.
+ROW_STYLES = dict(zip([r[0] for r in ROWS],
+                      [STYLES[0], STYLES[1], dict(color="#CC79A7", linestyle="-"),
+                       dict(color="#56B4E9", linestyle=(0, (5, 1))), dict(color="#E69F00", linestyle="-."),
+                       STYLES[2]]))
 
 
 def section(plan, out):
-    """(page text, summary line) of the restart comparison."""
+    """(page text, summary line) of the restart comparison and its ablation."""
     n1, n2 = plan.s["stop_at"], plan.s["after"]
     stopped = checkpoint(plan.path("restart", "stopped"))
     curves = restart_curves(plan)
-    w = 100 if n2 >= 400 else max(5, n2 // 4)  # the window of the means below
+    windows = sorted({min(n2, 10), min(n2, 100), min(n2, 500)})  # the means after the restart
     before = min(n1, max(100, n2 // 4))  # how much of the run before the restart is shown
     loss_fig = loss_figure(out, curves, n1, n2, before, stopped["hparams"]["seq_length"])
     restart_loss_csv(out, curves, n1, n2, before)
-    jump_rows = jumps(curves, n1, n2, w)
-    out.csv("restart-jump.csv", ["run", f"mean chunk loss, {w} iterations before", "first 10 after",
-                                 f"first {w} after", "jump", f"last {w} of the window"], jump_rows)
     updates = first_updates(plan, stopped)
+    jump_rows = ablation(plan, curves, n1, windows, stopped)
+    out.csv("restart-jump.csv", ["run", "reset", f"mean chunk loss, {windows[-2]} iterations before",
+                                 *(f"first {w} after" for w in windows),
+                                 f"first {windows[-2]} after minus uninterrupted's",
+                                 "first update, mean abs change per entry"], jump_rows)
     upd_fig = updates_figure(out, updates, stopped["hparams"]["learning_rate"])
-    frozen = frozen_loss(plan, stopped, w)
-    page = page_text(plan, stopped["hparams"], loss_fig, upd_fig, jump_rows, updates, frozen, w)
-    jr = {r[0]: r for r in jump_rows}
-    overall = updates["overall"]
-    summary = (f"  restart: chunk-loss jump {jr['--init-from'][4]:+.2f} after --init-from, "
-               f"{jr['--resume'][4]:+.2f} after --resume; first update {overall['init-from'][0]:.3f} vs "
-               f"{overall['resumed'][0]:.1e} per entry")
+    page = page_text(plan, stopped["hparams"], (loss_fig, upd_fig), jump_rows, updates, windows)
+    summary = (f"  restart: chunk loss over the first {windows[-2]} iterations after it, minus the "
+               f"uninterrupted run's: " + ", ".join(f"{r[0]} {r[-2]:+.1f}" for r in jump_rows[1:]))
     return page, summary
 
 
 def restart_curves(plan):
-    """{run: (iterations, chunk losses)} of the three continuations; the init-from run counts
+    """{row name: (iterations, chunk losses)} of every run of ROWS; the init-from run counts
     from 0, so its iterations are put on the same axis (+ the restart iteration)."""
     curves = {}
-    for name, kind in CURVES:
+    for name, kind, _ in ROWS:
         it, loss, _ = loss_columns(plan.path("restart", kind))
         curves[name] = (it + plan.s["stop_at"] if kind == "init-from" else it, loss)
     return curves
@@ -66,61 +79,68 @@ def trailing_mean(x, w):
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def loss_panel(ax, curves, n1, lo, hi, span):
-    """The three runs' chunk loss (trailing means over span iterations) for lo <= it < hi.
-    Each mean is over the run's own history: the resumed run's includes the rows before the
-    restart (it is the same run), the init-from run's starts at its start."""
-    (it_u, loss_u), (it_r, loss_r), (it_i, loss_i) = (curves[name] for name, _ in CURVES)
-    su, sr, si = ((it >= lo) & (it < hi) for it in (it_u, it_r, it_i))
-    sr &= it_r >= n1
-    ax.plot(it_u[su], trailing_mean(loss_u, span)[su], label="uninterrupted", linewidth=1.2, **STYLES[0])
-    ax.plot(it_r[sr], trailing_mean(loss_r, span)[sr], label="stopped, then --resume",
-            color=STYLES[1]["color"], linestyle="none", marker="o",
-            markersize=3 if span == 1 else 2, markevery=1 if span == 1 else 25)
-    ax.plot(it_i[si], trailing_mean(loss_i, span)[si], label="stopped, then --init-from",
-            linewidth=1.5, **STYLES[2])
+def loss_panel(ax, curves, names, n1, window):
+    """The runs' chunk loss (trailing means over span iterations) for lo <= it < hi. Each mean
+    is over the run's own history: a resumed run's includes the rows before the restart (it
+    is the same run), the init-from run's starts at its start."""
+    lo, hi, span = window
+    for name in names:
+        it, loss = curves[name]
+        sel = (it >= lo) & (it < hi) & ((it >= n1) | (name == "uninterrupted"))
+        style = dict(ROW_STYLES[name], linewidth=1.4)
+        if name == "--resume":  # it lies on the uninterrupted run: dots, so both show
+            style = dict(color=ROW_STYLES[name]["color"], linestyle="none", marker="o",
+                         markersize=3 if span == 1 else 2, markevery=1 if span == 1 else 25)
+        ax.plot(it[sel], trailing_mean(loss, span)[sel], label=name, **style)
     ax.axvline(n1, color="0.3", linewidth=0.8)
     ax.grid(True, alpha=0.3)
     ax.set_xlabel("iteration (init-from: its own count + the restart iteration)")
 
 
 def loss_figure(out, curves, n1, n2, before, T):
-    """Left: each iteration's chunk loss near the restart; right: means of 25, further out."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    """Left: each iteration's chunk loss near the restart (the three ways to go on); right:
+    means of 25, further out, every run of the ablation."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     near = 30 if n2 >= 100 else n2 // 2
-    loss_panel(ax1, curves, n1, n1 - near, n1 + near, 1)
-    loss_panel(ax2, curves, n1, n1 - before, n1 + n2, 25)
+    loss_panel(ax1, curves, [r[0] for r in ROWS[:2]] + [ROWS[-1][0]], n1, (n1 - near, n1 + near, 1))
+    loss_panel(ax2, curves, [r[0] for r in ROWS], n1, (n1 - before, n1 + n2, 25))
     ax1.set(ylabel=f"chunk loss (sum over {T} characters, nats)",
             title=f"each iteration's chunk loss, restart at {n1:,}")
     ax2.set_title("mean of the last 25 chunk losses of each run")
     ax1.legend(fontsize=8)
+    ax2.legend(fontsize=7)
     return out.figure(fig, "restart-loss")
 
 
 def restart_loss_csv(out, curves, n1, n2, before):
     """The figure's data: one row per iteration, a column per run (empty where it has none)."""
-    (it_u, loss_u), (it_r, loss_r), (it_i, loss_i) = (curves[name] for name, _ in CURVES)
-    byit = {int(i): [int(i), float(v), "", ""] for i, v in zip(it_u, loss_u)
-            if n1 - before <= i < n1 + n2}
-    keep_r = it_r >= n1
-    for i, v in zip(it_r[keep_r], loss_r[keep_r]):
-        byit.setdefault(int(i), [int(i), "", "", ""])[2] = float(v)
-    for i, v in zip(it_i, loss_i):
-        byit.setdefault(int(i), [int(i), "", "", ""])[3] = float(v)
-    out.csv("restart-loss.csv", ["iteration", "uninterrupted", "resumed", "init-from (iteration + restart)"],
+    names = [r[0] for r in ROWS]
+    byit = {}
+    for j, name in enumerate(names):
+        it, loss = curves[name]
+        keep = (it >= n1 - before) & (it < n1 + n2) & ((it >= n1) | (name == "uninterrupted"))
+        for i, v in zip(it[keep], loss[keep]):
+            byit.setdefault(int(i), [int(i)] + [""] * len(names))[1 + j] = float(v)
+    out.csv("restart-loss.csv", ["iteration", *(n if n != "--init-from" else "init-from (iteration + restart)"
+                                                for n in names)],
             [v for _, v in sorted(byit.items())])
 
 
-def jumps(curves, n1, n2, w):
-    """Per run: the mean chunk loss over the w iterations before the restart (of the
-    uninterrupted run), the first 10 and first w after, the jump, and the last w."""
+def ablation(plan, curves, n1, windows, stopped):
+    """Per run of ROWS: what is reset, the mean chunk loss before the restart (uninterrupted
+    run), over the first w iterations after it for each w of windows, the difference to the
+    uninterrupted run over the middle window, and the mean size of the first update."""
     it_u, loss_u = curves["uninterrupted"]
+    w = windows[-2] if len(windows) > 1 else windows[0]
     before_mean = a.window_mean(it_u, loss_u, n1 - w, n1)
+    unint_w = a.window_mean(it_u, loss_u, n1, n1 + w)
     rows = []
-    for name, (it, loss) in curves.items():
-        first10, first_w = a.window_mean(it, loss, n1, n1 + 10), a.window_mean(it, loss, n1, n1 + w)
-        last_w = a.window_mean(it, loss, n1 + n2 - w, n1 + n2)
-        rows.append([name, before_mean, first10, first_w, first_w - before_mean, last_w])
+    for name, kind, what in ROWS:
+        it, loss = curves[name]
+        means = [a.window_mean(it, loss, n1, n1 + v) for v in windows]
+        snap = "resumed" if kind == "uninterrupted" else kind  # the same run, to the bit
+        first = a.mean_abs_update([stopped["params"], load_checkpoint(plan.snapshot(snap, 1))["params"]])[0]
+        rows.append([name, what, before_mean, *means, a.window_mean(it, loss, n1, n1 + w) - unint_w, first])
     return rows
 
 
@@ -162,33 +182,50 @@ def updates_figure(out, updates, lr):
     return name
 
 
-def frozen_loss(plan, stopped, w):
-    """The stopped run's weights, unchanged, on the first w chunks of the text (each read from
-    a zero state, as one stream): what the init-from run's first chunks cost without its updates."""
-    T = stopped["hparams"]["seq_length"]
-    _, data = m.build_vocab(plan.text)
-    chunk = data[:w * T + 1]
-    cell = cell_module(stopped["hparams"]["cell"])
-    return m.heldout_loss(chunk[:-1, None], chunk[1:, None], stopped["params"], cell) / w
-
-
-def page_text(plan, hp, loss_fig, upd_fig, jump_rows, updates, frozen, w):
-    n1, n2, S, lr = plan.s["stop_at"], plan.s["after"], plan.s["update_steps"], hp["learning_rate"]
+def ablation_text(jump_rows, windows):
+    """What the ablation shows, in words, with its numbers: each reset's excess over the
+    uninterrupted run as a share of --init-from's (all three reset)."""
+    w = windows[-2] if len(windows) > 1 else windows[0]
     jr = {r[0]: r for r in jump_rows}
-    before_mean, moved, first, same = jump_rows[0][1], updates["moved"], updates["per_param"], updates["same"]
+    total = jr["--init-from"][-2]
+    parts = [f"{name} {jr[name][-2]:+.2f} ({jr[name][-2] / total:.0%} of it)"
+             for name in (r[0] for r in ROWS[2:-1])]
+    memory = ROWS[2][0]
+    own = jr[memory][-2] / total if total else float("nan")
+    verdict = ("the Adagrad memory alone causes about the whole jump"
+               if own > 0.8 else "no single piece causes the whole jump: the pieces add up, or interact")
+    return (f"Over the first {w} iterations after the restart, the loss per chunk is above the "
+            f"uninterrupted run's by {total:+.2f} with --init-from (all three reset) and by: "
+            f"{'; '.join(parts)}. So {verdict}. (Resetting the pointer alone also changes which "
+            f"text the next chunks are: the beginning of the file again, so its row mixes the "
+            f"reset with how hard that stretch of text is.)")
+
+
+def page_text(plan, hp, figures, jump_rows, updates, windows):
+    n1, n2, S, lr = plan.s["stop_at"], plan.s["after"], plan.s["update_steps"], hp["learning_rate"]
+    loss_fig, upd_fig = figures
+    moved, first, same = updates["moved"], updates["per_param"], updates["same"]
+    w = windows[-2] if len(windows) > 1 else windows[0]
     up_rows = [[q, f"{first['resumed'][0][i]:.2e}", f"{first['init-from'][0][i]:.3f}",
                 f"{first['init-from'][0][i] / first['resumed'][0][i]:.0f}x"]
                for i, q in enumerate(a.PARAM_NAMES)]
-    jump_md = md_table(["run", f"mean chunk loss, {w} before", "first 10 after", f"first {w} after",
-                        "jump", f"last {w} of the window"],
-                       [[r[0], *(f2(v) for v in r[1:])] for r in jump_rows])
+    jump_md = md_table(["run", "reset", f"mean chunk loss, {w} before",
+                        *(f"first {v} after" for v in windows), f"first {w}: minus uninterrupted",
+                        "first update (mean abs change per entry)"],
+                       [[r[0], r[1], *(f2(v) for v in r[2:-1]), f"{r[-1]:.1e}"] for r in jump_rows])
+    fields = "; ".join(f"{what}: `{'`, `'.join(RESET[kind])}`" for kind, what in ABLATIONS.items())
     return f"""\
-A run of the vanilla RNN (seed 1, every iteration logged) stopped at iteration {n1:,} and went on
-for {n2:,} more iterations twice: with `--resume` (the full state: Adagrad memory, hidden state,
-data pointer, random generator) and with `--init-from` (the weights only: fresh Adagrad memory, a
-zero hidden state, the data pointer back at 0), beside the same run never stopped. The figure
-shows each iteration's own chunk loss, not the smoothed loss: that restarts from its initial
-value in a new run and would show a spike that is only an artefact.
+**Why training cannot simply go on from reloaded weights.** A run of the vanilla RNN (seed 1,
+every iteration logged) stopped at iteration {n1:,} and went on for {n2:,} more iterations in six
+ways: never stopped; with `--resume` (the full state: Adagrad memory, hidden state, data
+pointer, random generator); with `--init-from` (the weights only: a fresh Adagrad memory, a zero
+hidden state, the data pointer back at 0); and, as an ablation, resetting **one** piece of the
+state at a time. For those, the stopped run's folder was copied and in the copy's
+`checkpoint.npz` exactly these arrays were set to zero, every other field kept (the weights,
+the iteration count, the smoothed loss, the random generator, the sizes and SHA-256 of the logs):
+{fields}; then the copy was continued with `--resume`. The figure shows each iteration's own
+chunk loss, not the smoothed loss (that restarts from its initial value in a new run and
+would show a spike that is only an artefact).
 
 ![Chunk loss around the restart]({loss_fig})
 
@@ -196,23 +233,22 @@ value in a new run and would show a spike that is only an artefact.
 
 The resumed run is the uninterrupted run: its chunk losses lie on the other's, and at iteration
 {n1 + n2:,} its weights differ from the uninterrupted run's by at most {same:.1e} (0 means bit for
-bit). The run from the weights alone jumps by {f2(jr['--init-from'][4])} nats per chunk over its
-first {w} iterations. Part of that is the text: it starts again at the beginning, where the
-stopped weights, left unchanged, lose {frozen:.2f} per chunk on the same {w} chunks (read from a
-zero state), {frozen - before_mean:+.2f} against the {before_mean:.2f} before the restart; the other
-{jr['--init-from'][3] - frozen:.2f} nats per chunk are what the first updates with a fresh Adagrad
-memory do to the weights. Data: [restart-loss.csv](restart-loss.csv),
+bit). {ablation_text(jump_rows, windows)} One seed and one stopping point: the sizes are this
+run's, the order of the rows is what the ablation shows. Data: [restart-loss.csv](restart-loss.csv),
 [restart-jump.csv](restart-jump.csv).
 
 ![Size of the first updates]({upd_fig})
 
-Adagrad divides each step by the square root of the sum of all squared gradients so far. After
-{n1:,} iterations that sum is large and the steps are small; a fresh memory holds only the first
-gradient, so the first step is learning_rate * g / sqrt(g^2 + 1e-8), about ±{lr} for every entry
-with a gradient: {moved['init-from']:.0%} of all parameter entries move by more than {lr / 2} in
-the first update after `--init-from`, {moved['resumed']:.0%} after `--resume` (Wxh moves less:
-only the columns of the characters in the first chunk get a gradient). First update, mean
-|change| per entry:
+Why the optimizer's memory matters: Adagrad divides each step by the square root of the sum of
+all squared gradients so far. After {n1:,} iterations that sum is large and the steps are small;
+a fresh memory holds only the first gradient, so the first step is learning_rate * g /
+sqrt(g^2 + 1e-8), about ±{lr} for every entry with a gradient: {moved['init-from']:.0%} of all
+parameter entries move by more than {lr / 2} in the first update after `--init-from`,
+{moved['resumed']:.0%} after `--resume` (Wxh moves less: only the columns of the characters in
+the first chunk get a gradient). Weights that were moving by {updates['overall']['resumed'][0]:.1e}
+per entry per update (the resumed run's first update) are pushed by about {lr} at once, which
+undoes part of what they learnt: the loss jumps (the table's later windows show how far it has come
+back). First update, mean |change| per entry:
 
 {md_table(['parameter', '--resume', '--init-from', 'ratio'], up_rows)}
 

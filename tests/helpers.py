@@ -4,6 +4,8 @@ import csv
 import ctypes
 import hashlib
 import os
+import resource
+import signal
 import subprocess
 import sys
 import time
@@ -31,9 +33,17 @@ def write_text(tmp_path, text=TEXT, name="text.txt"):
     return str(path)
 
 
-def cli(*args, cwd=None, timeout=120):
+def cli(*args, cwd=None, timeout=120, **kwargs):
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
+                          text=True, cwd=cwd, timeout=timeout, **kwargs)
+
+
+def fsize_limit(nbytes):
+    """A preexec_fn: files may grow to nbytes, then writes fail with EFBIG, as on a full disk."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+    return limit
 
 
 def popen(*args, cwd=None):

@@ -167,3 +167,79 @@ def test_window_mean_and_curves():
 def test_clip_shares():
     shares = a.clip_shares(["", "Whh", "Whh Why", "", "bh Whh"])
     assert shares == {"Wxh": 0, "Whh": 0.6, "Why": 0.2, "bh": 0.2, "by": 0, "any": 0.6}
+
+
+@pytest.mark.parametrize("cell_name", CELLS)
+def test_parameter_counts_match_the_cells_own_weights(cell_name):
+    V, H = 7, 5
+    params = cell_module(cell_name).init_params(V, H, np.random.default_rng(0))
+    n = sum(p.size for p in params.values())
+    if cell_name == "rnn":
+        assert a.rnn_parameters(V, H) == n
+    if cell_name == "lstm":
+        assert a.lstm_parameters(V, H) == n
+    # a fully-connected network 4 -> 3 -> 2: (4 * 3 + 3) + (3 * 2 + 2) by hand
+    assert a.fc_parameters([4, 3, 2]) == 23
+
+
+def test_matching_hidden_size_is_the_nearest_count():
+    V, H = 76, 100
+    lstm = sum(p.size for p in cell_module("lstm").init_params(V, H, np.random.default_rng(0)).values())
+    counts = {h: sum(p.size for p in m.init_params(V, h, np.random.default_rng(0)).values())
+              for h in range(200, 230)}
+    best = min(counts, key=lambda h: abs(counts[h] - lstm))
+    assert a.matching_hidden_size(V, H) == best == 214
+
+
+def test_context_bits_step_by_step():
+    V, H = 6, 4
+    params = random_params("rnn", V, H)
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, V, size=40)
+    ends, length = np.array([10, 20, 30]), 5
+    want = 0.0
+    for e in ends:  # read the context from a zero state, score the character after it
+        want += loss_from_state(m, params, np.zeros(H), data[e - length + 1:e + 1], data[e + 1])
+    assert a.context_bits(m, params, data, ends, length) == pytest.approx(want / len(ends) / math.log(2))
+
+
+def test_saturation_and_spectral_radius_by_hand():
+    hs = np.array([[0.99, 0.0], [-0.96, 0.5]])
+    share, slope = a.saturation(hs)
+    assert share == 0.5
+    assert slope == pytest.approx(np.mean([1 - 0.99 ** 2, 1, 1 - 0.96 ** 2, 1 - 0.25]))
+    # a rotation by 90 degrees scaled by 2: eigenvalues +-2i, radius 2
+    assert a.spectral_radius(np.array([[0.0, -2.0], [2.0, 0.0]])) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("cell_name", CELLS)
+def test_state_distances_step_by_step(cell_name):
+    V, H = 5, 3
+    cell = cell_module(cell_name)
+    params = random_params(cell_name, V, H)
+    S = cell.zero_state(H).shape[0]
+    rng = np.random.default_rng(4)
+    states, ixs = rng.standard_normal((2, S)) * 0.5, [1, 4, 0, 2]
+    got = a.state_distances(cell, params, states, ixs)
+    for k in range(1, len(ixs) + 1):
+        sa, sb = (m.advance(s[:, None], ixs[:k], params, cell) for s in states)
+        assert got[k - 1] == pytest.approx(float(np.linalg.norm(sa - sb)))
+
+
+def test_loop_summary_value_at_and_clipped_blocks():
+    assert a.loop_summary([(10, 4), None, (30, 9), (20, 4)], 100) == (3, 20.0, 4, 9)
+    n, start, lo, hi = a.loop_summary([None, None], 100)
+    assert n == 0 and math.isnan(start)
+    assert a.value_at([0, 10, 20], [5.0, 3.0, 1.0], 15) == pytest.approx(2.0)
+    assert math.isnan(a.value_at([0, 10], [1.0, 2.0], 11))
+    g = np.array([[0.0], [5.0], [1.0], [-2.0], [-5.0], [0.5]])  # three blocks of two rows
+    assert a.clipped_blocks(g, 3).tolist() == [True, False, True]
+
+
+def test_speakers_and_sample_features_on_a_hand_made_text():
+    training = "MACBETH.\nIs this a dagger?\n\nLADY MACBETH.\nAway!\n\n[Exit.]\n"
+    assert a.speakers(training) == {"MACBETH", "LADY MACBETH"}
+    sample = "MACBETH.\nthe frow\n\nSIR GOBY.\nEnter Romeo [Exeunt.]\n\n"
+    real, invented, stage, lines = a.sample_features(sample, a.speakers(training))
+    assert real == ["MACBETH"] and invented == ["SIR GOBY"]
+    assert stage == ["Enter", "[Exeunt.]"] and lines == 4

@@ -367,12 +367,13 @@ def test_advance_follows_the_reference_recurrence(cell):
 # heldout_loss (min_char_rnn's, with the cell's module)
 # ---------------------------------------------------------------------------
 
-def plain_heldout(cell, inputs, targets, params):
-    """Each stream on its own, step by step from the zero state, -log p summed where target >= 0."""
+def plain_heldout(cell, inputs, targets, params, start=None):
+    """Each stream on its own, step by step from start (None: the zero state), -log p summed
+    where target >= 0."""
     H = params["Whh"].shape[1]
     total = 0.0
     for b in range(inputs.shape[1]):
-        state = cell.ref.zero_state_ref(H)
+        state = cell.ref.zero_state_ref(H) if start is None else start.copy()
         for ix, target in zip(inputs[:, b], targets[:, b], strict=True):
             state, y = cell.ref.step_ref(state, ix, params)
             if target >= 0:
@@ -406,6 +407,17 @@ def test_heldout_loss_matches_streams_run_one_by_one(cell):
     targets[5, 1] = 0
     want = plain_heldout(cell, inputs, targets, params)
     assert m.heldout_loss(inputs, targets, params, cell.m) == pytest.approx(want, rel=1e-10)
+
+
+def test_heldout_loss_from_a_given_state(cell):
+    """Every stream starts from the state given (the training's carried state, in a run)."""
+    V = 13
+    inputs, targets, hprev, params = make_case(cell, V=V, H=9, T=30, scale=0.3, seed=16)
+    start = cell.m.lossFun(inputs, targets, hprev, params)[-1]  # a state the cell really reaches
+    inputs, targets = ragged_streams(V, 80, [80, 70, 5, 0], seed=3)
+    got = m.heldout_loss(inputs, targets, params, cell.m, start)
+    assert got == pytest.approx(plain_heldout(cell, inputs, targets, params, start), rel=1e-10)
+    assert got != pytest.approx(plain_heldout(cell, inputs, targets, params), rel=1e-6)
 
 
 def test_heldout_loss_of_one_stream_is_lossFun_from_the_zero_state(cell):

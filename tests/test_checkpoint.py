@@ -127,3 +127,42 @@ def test_an_array_header_claiming_terabytes_is_refused_unread(good_checkpoint, t
             zf.writestr(n, d)
     for r in (cli("--sample-from", ckpt), cli(text, "--resume", "--out", os.path.dirname(ckpt))):
         assert_one_line_error(r, "field 'Wxh' claims shape (10000000, 1000000)")
+
+
+def carried_state_checkpoint(path, cell, hprev_of):
+    """A checkpoint of a fresh cell run (hidden size 4) whose carried state is hprev_of(zeros)."""
+    from charrnn.checkpoint import new_state, save_checkpoint
+    from charrnn.options import HPARAM_DEFAULTS
+    state = new_state(list("ab"), "abab", {**HPARAM_DEFAULTS, "cell": cell, "hidden_size": 4}, 10)
+    state["hprev"] = hprev_of(state["hprev"].copy())
+    save_checkpoint(str(path), state)
+    return str(path)
+
+
+def lstm_state(h, c):
+    return lambda z: np.concatenate([np.full((4, 1), h), np.full((4, 1), c)])
+
+
+# (cell, the carried state, whether a cell can give it)
+CARRIED = [
+    ("rnn", lambda z: z + 1.0, True), ("rnn", lambda z: z - 1.0000001, False),
+    ("rnn", lambda z: z + 1.5, False),
+    ("gru", lambda z: z - 1.0, True), ("gru", lambda z: z + 1.0000001, False),
+    ("lstm", lstm_state(np.tanh(2.0), 2.0), True), ("lstm", lstm_state(0.5 * np.tanh(-3.0), -3.0), True),
+    ("lstm", lstm_state(0.5, 0.5), False), ("lstm", lstm_state(0.01, 0.0), False),
+]
+
+
+@pytest.mark.parametrize("cell,hprev_of,possible", CARRIED)
+def test_a_carried_state_no_cell_can_give_is_refused(tmp_path, cell, hprev_of, possible):
+    ckpt = carried_state_checkpoint(tmp_path / "checkpoint.npz", cell, hprev_of)
+    if possible:
+        load_checkpoint(ckpt)
+    else:
+        with pytest.raises(UserError, match="corrupt: field 'hprev'"):
+            load_checkpoint(ckpt)
+
+
+def test_an_impossible_carried_state_is_one_line_on_the_command_line(tmp_path):
+    ckpt = carried_state_checkpoint(tmp_path / "checkpoint.npz", "lstm", lstm_state(0.9, 0.1))
+    assert_one_line_error(cli("--sample-from", ckpt, "--length", 5), "hprev", "tanh(c)")

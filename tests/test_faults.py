@@ -5,7 +5,6 @@ Each ends in one line on stderr (no traceback) or a correct result, and the run'
 what an undisturbed run holds."""
 import ctypes
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from helpers import (
     TEXT,
     assert_one_line_error,
     cli,
+    fsize_limit,
     one_line,
     read_rows,
     rows_in,
@@ -201,14 +201,6 @@ def test_resume_refuses_a_rewritten_log(tmp_path, edit):
 
 # --- I/O faults mid-run -------------------------------------------------------------------
 
-def fsize_limit(nbytes):
-    """A preexec_fn: files may grow to nbytes, then writes fail with EFBIG, as on a full disk."""
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
-    return limit
-
-
 def mount_tmpfs(path, size):
     os.makedirs(path, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
@@ -236,7 +228,7 @@ def test_a_full_disk_stops_in_one_line_and_resume_is_exact(tmp_path, reference, 
         assert p.returncode == 1
         reason = "no space left on device" if fault == "disk-full" else "file too large"
         n = checkpoint_n(run)
-        one_line(err, "cannot write", run, reason, f"(iteration {n}) is kept")
+        one_line(err, "cannot write", run, reason, f"(iteration {n}) is kept: --resume continues from it")
         assert 0 < n < 1500
         if fault == "disk-full":
             subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
@@ -550,3 +542,28 @@ def test_a_second_seeds_group_on_one_folder_is_refused(tmp_path):
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(timeout=60)
+
+
+def ignoring_sigint():
+    """A preexec_fn: SIGINT ignored, as for a job a shell starts with &."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum,delay,ignored", [(signal.SIGINT, 0.3, True), (signal.SIGTERM, 0.05, False)])
+def test_seeds_parent_alone_stopped_from_a_script(tmp_path, signum, delay, ignored):
+    """kill -INT/-TERM to the --seeds parent alone (not its process group), at some moment after
+    it started: every seed saved or not started, never FAILED."""
+    text = write_text(tmp_path)
+    p = start(text, *SMALL, "--iters", 10 ** 6, "--checkpoint-every", 50, "--seeds", 1, 2, "--jobs", 2,
+              "--out", tmp_path / "group", stdout=subprocess.PIPE,
+              preexec_fn=ignoring_sigint if ignored else None)
+    assert p.stdout.readline().startswith("training seeds")
+    threading.Event().wait(delay)
+    p.send_signal(signum)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signum, out + err
+    assert "FAILED" not in out and "Traceback" not in err, out + err
+    summary = out.strip().splitlines()[-1]
+    assert summary.endswith("; continue with --resume"), summary
+    groups = dict(g.split(": seed ") for g in summary.split(": ", 1)[1].split("; ") if ": seed " in g)
+    assert set(groups) <= {"stopped, checkpoint saved", "not started"}, summary

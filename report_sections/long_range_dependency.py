@@ -1,0 +1,213 @@
+"""Long-range dependency: up to how many steps can each cell learn to carry one character,
+and does that limit move with the truncation length of backpropagation (--seq-length)?
+
+Runs: long-range/<cell>/L-<L>/seq-<T>/seed-N (bptt_runs.py): the vanilla RNN, LSTM and GRU,
+each on the generated text of each L (long_range_text.py: a key, L - 3 random letters
+between two spaces, the key again), truncated at the two lengths of recall_seq, each seed of
+recall_seeds, recall_chars characters seen by every run.
+Writes: long-range.png/.csv (the loss on the recall character against L, per run),
+long-range-limits.csv (per cell and truncation: the longest L learned, the first L not).
+"""
+import numpy as np
+
+from charrnn.cells import CELLS
+from report_sections import bptt_runs as b
+from report_sections.long_range_text import KEYS, WARMUP_LINES, line_length, make_text, recall_bits
+from report_sections.page import MARKERS, STYLES, md_table, plt
+from report_sections.runs import checkpoint
+
+
+NAME = "long-range"
+HEADING = "Long-range dependency: what each cell can carry, and what truncation allows"
+CONTENTS = "Long-range dependency"
+
+ORDER = ("rnn", "lstm", "gru")
+TEST_SEED = 2  # of the lines the recall is measured on (the training texts have seed 1)
+STREAMS, SCORED = 16, 40  # the test text: 16 pieces of WARMUP_LINES + 40 lines; 640 scored
+LEARNED = 0.5  # a run has learned the dependency when its recall loss is below this many bits
+COLUMNS = ["cell", "L", "seq_length", "seed", "recall bits", "standard error", "parameters",
+           "iterations", "characters seen", "share of recalls with their key in the chunk"]
+
+
+def key_in_chunk(L, T):
+    """The share of recall characters whose key is an input of the same chunk of T characters
+    (the only ones whose loss sends a gradient back to the key): (T - L + 1) / T, at least 0."""
+    return max(0, T - L + 1) / T
+
+
+def measure(plan):
+    """The CSV rows: every run's mean recall loss (bits) on fresh lines."""
+    s, rows = plan.s, []
+    for L in s["recall_L"]:
+        test = make_text(L, STREAMS * (WARMUP_LINES + SCORED) * line_length(L), TEST_SEED)
+        for cell in ORDER:
+            for T in s["recall_seq"]:
+                for seed in s["recall_seeds"]:
+                    state = checkpoint(b.long_range_out(plan, cell, L, T, seed))
+                    bits = recall_bits(state, test, L, STREAMS).ravel()
+                    n_params = sum(p.size for p in state["params"].values())
+                    rows.append([CELLS[cell], L, T, seed, float(bits.mean()),
+                                 float(bits.std() / np.sqrt(bits.size)), n_params, state["n"],
+                                 state["n"] * T, key_in_chunk(L, T)])
+    return rows
+
+
+def limits(plan, rows):
+    """Per cell and truncation: (cell, T, longest L learned by every seed from L = 5 up, first L
+    not learned by some seed, the worst seed's bits there)."""
+    out = []
+    for cell in ORDER:
+        for T in plan.s["recall_seq"]:
+            worst = {}
+            for r in rows:
+                if r[0] == CELLS[cell] and r[2] == T:
+                    worst[r[1]] = max(worst.get(r[1], 0.0), r[4])
+            longest, first, there = 0, None, float("nan")
+            for L in sorted(worst):
+                if worst[L] >= LEARNED:
+                    first, there = L, worst[L]
+                    break
+                longest = L
+            out.append([CELLS[cell], T, longest, first if first is not None else "", there])
+    return out
+
+
+def figure(out, plan, rows):
+    """Recall bits against L, one line per cell and truncation (the mean of the seeds), every
+    seed a marker."""
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    for i, cell in enumerate(ORDER):
+        for j, T in enumerate(plan.s["recall_seq"]):
+            mine = [r for r in rows if r[0] == CELLS[cell] and r[2] == T]
+            Ls = sorted({r[1] for r in mine})
+            mean = [np.mean([r[4] for r in mine if r[1] == L]) for L in Ls]
+            style = dict(STYLES[i], linestyle="-" if j else "--", alpha=1.0 if j else 0.7)
+            ax.plot(Ls, mean, label=f"{CELLS[cell]}, --seq-length {T}", marker=MARKERS[i],
+                    fillstyle="full" if j else "none", **style)
+            ax.scatter([r[1] for r in mine], [r[4] for r in mine], s=12, color=STYLES[i]["color"],
+                       alpha=0.5, marker=MARKERS[i])
+    no_memory = np.log2(len(KEYS))
+    ax.axhline(no_memory, color="black", linewidth=0.8)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.text(plan.s["recall_L"][0], no_memory + 0.05, f"no memory: log2({len(KEYS)}) = {no_memory:.0f} bits",
+            fontsize=8)
+    ax.text(plan.s["recall_L"][0], 0.05, "perfect memory: 0 bits", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xticks(plan.s["recall_L"], [str(L) for L in plan.s["recall_L"]])
+    ax.minorticks_off()
+    ax.set(xlabel="L: characters from the key to its recall",
+           ylabel="loss on the recall character (bits)",
+           title="Recall of a key L characters back (lines: mean of the seeds; dots: each seed)")
+    ax.set_ylim(-0.15, max(no_memory + 0.5, max(r[4] for r in rows) + 0.1))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return out.figure(fig, "long-range")
+
+
+def section(plan, out):
+    """(page text, summary line) of the long-range dependency experiment."""
+    rows = measure(plan)
+    out.csv("long-range.csv", COLUMNS, rows)
+    lim = limits(plan, rows)
+    out.csv("long-range-limits.csv", ["cell", "seq_length", "longest L learned", "first L not learned",
+                                      "recall bits there (worst seed)"], lim)
+    fig_name = figure(out, plan, rows)
+    summary = "  longest L learned (recall < 0.5 bits): " + ", ".join(
+        f"{r[0]} T={r[1]}: {r[2]}" for r in lim)
+    return page_text(plan, rows, lim, fig_name), summary
+
+
+def spread_table(plan, rows):
+    """Markdown: per cell and truncation, the mean recall bits at each L, with the seeds' range."""
+    Ls = plan.s["recall_L"]
+    md = []
+    for cell in ORDER:
+        for T in plan.s["recall_seq"]:
+            cells = []
+            for L in Ls:
+                v = [r[4] for r in rows if r[0] == CELLS[cell] and r[2] == T and r[1] == L]
+                cells.append(f"{np.mean(v):.2f}" + (f" ({min(v):.2f} to {max(v):.2f})" if len(v) > 1 else ""))
+            md.append([CELLS[cell], T] + cells)
+    return md_table(["cell", "--seq-length"] + [f"L = {L}" for L in Ls], md)
+
+
+def findings(plan, rows, lim):
+    """The conclusions, each from the numbers of rows (the runs) and lim (the limits)."""
+    s = plan.s
+    short, long_ = s["recall_seq"]
+    by = {(r[0], r[1]): r for r in lim}
+    lines = []
+    for cell in ORDER:
+        a, z = by[(CELLS[cell], short)], by[(CELLS[cell], long_)]
+        moved = ("the same with both" if a[2] == z[2] else
+                 f"{'longer' if z[2] > a[2] else 'shorter'} with --seq-length {long_}")
+        lines.append(f"- The {CELLS[cell]} learns the dependency (under {LEARNED} bits, every seed) up to "
+                     f"L = {a[2] or 'none'} with --seq-length {short} and up to L = {z[2] or 'none'} with "
+                     f"--seq-length {long_}: {moved}"
+                     + (f"; at L = {z[3]} with --seq-length {long_} its worst seed is at {z[4]:.2f} bits."
+                        if z[3] != "" else "."))
+    beyond = [r for r in rows if r[2] == short and r[1] > short]
+    if beyond:
+        got = [r for r in beyond if r[4] < LEARNED]
+        lines.append(f"- With --seq-length {short}, no recall character at L > {short} has its key in "
+                     f"its chunk (share 0 in long-range.csv): no gradient joins them. Those runs' recall "
+                     f"losses range from {min(r[4] for r in beyond):.2f} to {max(r[4] for r in beyond):.2f} "
+                     f"bits; " + (f"{len(got)} of them are under {LEARNED} bits: the carried state holds the "
+                                  f"key without a gradient through it, against the textbook answer."
+                                  if got else "none is under the learned mark."))
+    split = sorted({(r[0], r[1], r[2]) for r in rows
+                    if any(q[4] < LEARNED for q in rows if q[:3] == r[:3])
+                    and any(q[4] >= LEARNED for q in rows if q[:3] == r[:3])})
+    if split:
+        lines.append("- Seeds disagree (one under the mark, one not) at: "
+                     + ", ".join(f"{c} L = {L}, --seq-length {T}" for c, L, T in split) + ".")
+    return "\n".join(lines)
+
+
+def page_text(plan, rows, lim, fig_name):
+    s = plan.s
+    params = {r[0]: r[6] for r in rows}
+    short, long_ = s["recall_seq"]
+    seeds = s["recall_seeds"]
+    seed_note = ("one seed: the spread between seeds is not measured" if len(seeds) == 1
+                 else f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); the table gives their range")
+    lim_md = md_table(["cell", "--seq-length", "longest L learned", "first L not learned",
+                       "worst seed there (bits)"],
+                      [[r[0], r[1], r[2] or "none", r[3] or "none beyond", f"{r[4]:.2f}" if r[3] else ""]
+                       for r in lim])
+    return f"""\
+Each line of a generated text is a key ({', '.join(KEYS)}), a space, L - 3 random lowercase
+letters, a space and the same key: the second key, the recall character, comes L characters
+after the first, and nothing between tells which it is (`python tools/make_long_range_text.py
+--length L --seed 1`). The measure is the loss on the recall character alone, in bits, on
+{STREAMS * SCORED} fresh lines (seed {TEST_SEED}; {STREAMS} streams, each after {WARMUP_LINES} lines read
+but not scored, from a zero state): {np.log2(len(KEYS)):.0f} bits (log2 of {len(KEYS)} keys) for a model
+with no memory, 0 for perfect memory. A run has learned the dependency when it is under {LEARNED}
+bits. Every run: hidden size {s['recall_hidden']} ({', '.join(f'{c} {n:,}' for c, n in params.items())}
+parameters), Adagrad learning rate {s['recall_lr']}, {s['recall_chars']:,} characters seen
+({s['recall_chars'] // short:,} iterations at --seq-length {short}, {s['recall_chars'] // long_:,} at
+{long_}: the same text, fewer updates); {seed_note}. With --seq-length T, a recall character sends a
+gradient to its key only when both are in one chunk: a share (T - L + 1) / T of them, none for
+L > T.
+
+![Recall loss against L]({fig_name})
+
+Mean recall loss in bits (range over the seeds):
+
+{spread_table(plan, rows)}
+
+{lim_md}
+
+{findings(plan, rows, lim)}
+
+These limits hold for {s['recall_chars']:,} characters of training: a run that has not learned an L
+might with more. Data: [long-range.csv](long-range.csv), [long-range-limits.csv](long-range-limits.csv).
+
+Reproduce: `{plan.args.report_cmd}` (the runs: reused when finished), or by hand, for each L, cell,
+T and seed:
+
+    python tools/make_long_range_text.py --length L --chars $(({s['recall_chars'] + 2 * long_} + L + 2)) \\
+        --seed 1 > text-L.txt
+    python min_char_rnn.py text-L.txt --cell CELL --hidden-size {s['recall_hidden']} --seq-length T \\
+        --seed SEED --learning-rate {s['recall_lr']} --sample-every 0 --iters $(({s['recall_chars']} / T))
+"""
