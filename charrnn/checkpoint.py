@@ -133,8 +133,9 @@ def impossible_state(cell, hprev):
     |h| <= |tanh(c)| (allowing for a last bit that another tanh routine may round otherwise)."""
     if cell == "lstm":
         h, c = np.split(hprev.ravel(), 2)
-        if (np.abs(h) > np.abs(np.tanh(c)) * (1 + 1e-12)).any():
-            return "holds an h larger than tanh(c), which an LSTM cannot give (h = o * tanh(c))"
+        if (np.abs(h) > np.abs(np.tanh(c)) * (1 + 1e-12)).any() or (h * np.tanh(c) < 0).any():
+            return ("holds an h larger than tanh(c), or of the other sign, which an LSTM cannot give "
+                    "(h = o * tanh(c), 0 <= o <= 1)")
     elif (np.abs(hprev) > 1).any():
         return "holds a value outside [-1, 1], which the cell cannot give (h is a tanh or a mix of tanhs)"
     return None
@@ -174,6 +175,8 @@ def save_checkpoint(path, state):
                 os.remove(previous + ".tmp")  # left by a writer killed right after its link
             os.link(path, previous + ".tmp")
             os.replace(previous + ".tmp", previous)
+            with contextlib.suppress(FileNotFoundError):  # the rename does nothing where both are
+                os.remove(previous + ".tmp")  # one file already (a kill between the renames)
         os.replace(tmp, path)
     except OSError as e:
         with contextlib.suppress(OSError):

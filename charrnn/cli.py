@@ -70,7 +70,7 @@ def main(argv=None):
         ap = build_parser()
         ap.error = lambda message: sys.exit(fail(PROG, message, 2))  # one line, not the usage text
         args = ap.parse_args(argv)
-        given = set(vars(build_parser(defaults=False).parse_args(argv)))
+        given = list(vars(build_parser(defaults=False).parse_args(argv)))  # in the parser's order
         code = dispatch(args, given, outcome)
     except UserError as e:
         code, outcome["message"] = fail(PROG, e), str(e)

@@ -185,7 +185,7 @@ SAMPLING_USES = {"sample_from": ("sample_from", "strategy", "length", "temperatu
 
 
 def misplaced_options(args, given):
-    """One line naming the options given (a set of dests) that what args asks for does not use,
+    """One line naming the options given (their dests, in order) that what args asks for does not use,
     or None."""
     modes = [mode for mode in SAMPLING_USES if mode in given]
     if len(modes) > 1:

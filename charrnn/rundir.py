@@ -166,8 +166,8 @@ def existing_run(args, text, out_dir):
     differ = [f"--{k.replace('_', '-')} {hp[k]}, not {v}"
               for k, v in given_hparams(args).items() if v != hp[k]]
     if args.resume and differ:
-        raise UserError(f"--resume: the run in '{out_dir}' has {differ[0]}; drop the option "
-                        f"or use another --out")
+        raise UserError(f"--resume: the run in '{out_dir}' has {differ[0]}; drop the option, or "
+                        f"start a new run (without --resume) in another --out")
     iters = target_iters(args, state)
     if iters and n >= iters and (args.resume or not differ):
         complete_closing_rows(out_dir, state)  # a run killed after its last checkpoint gets them now
@@ -411,7 +411,12 @@ class Run:
         self.logs["val.csv"].write(self.val_line(n, hprev))
 
     def checkpoint(self, hprev, p, n, smooth_loss):
-        """Save the whole state, with how far each log reached (see charrnn.checkpoint)."""
+        """Save the whole state, with how far each log reached (see charrnn.checkpoint); at the
+        run's last iteration, finish saves it instead, with the closing rows."""
+        if n != self.iters:
+            self.save(hprev, p, n, smooth_loss)
+
+    def save(self, hprev, p, n, smooth_loss):
         for name, log in self.logs.items():
             size_field, sha_field, _ = RUN_FILES[name]
             self.state[size_field], self.state[sha_field] = log.tell(), log.sha256.hexdigest()
@@ -428,6 +433,9 @@ class Run:
         of its end where the periodic ones missed it: recorded in the checkpoint and written after
         it, so that --resume with a larger --iters cuts them off (and goes on exactly as a run
         that never stopped), and a run killed before they were written gets them back."""
+        if smooth_loss > self.diverged_above:  # a run too short for two logged rows above it
+            raise Diverged(f"training diverged: the smoothed loss is {smooth_loss:.4g} at the end, "
+                           f"more than twice a uniform guess's ({self.diverged_above / 2:.1f})")
         closing = {}
         if n == self.iters and n > self.n_start:
             if (n - 1) % self.hparams["log_every"]:
@@ -436,7 +444,7 @@ class Run:
                 closing["val.csv"] = self.val_line(n, hprev)
         self.state["loss_csv_closing"] = closing.get("loss.csv", b"").decode()
         self.state["val_csv_closing"] = closing.get("val.csv", b"").decode()
-        self.checkpoint(hprev, p, n, smooth_loss)
+        self.save(hprev, p, n, smooth_loss)
         for name, row in closing.items():
             self.logs[name].write(row)
 

@@ -32,7 +32,7 @@ from charrnn.cells import cell_module
 KEYS = "ABCD"
 FILLER = "abcdefghijklmnopqrstuvwxyz"
 MIN_L = 4  # the shortest line with a filler letter: "A x A"
-WARMUP_LINES = 10  # lines read before scoring, from the zero state (see recall_bits)
+WARMUP_CHARS = 1000  # characters (whole lines) read before scoring (see recall_bits)
 
 
 def line_length(L):
@@ -65,16 +65,24 @@ def recall_positions(text, L):
     return np.arange(L, len(text), n)
 
 
-def recall_bits(state, text, L, streams=16, warmup=WARMUP_LINES):
+def warmup_lines(L):
+    """Lines read before scoring: whole lines of at least WARMUP_CHARS characters, at least 2."""
+    return max(2, math.ceil(WARMUP_CHARS / line_length(L)))
+
+
+def recall_bits(state, text, L, streams=16, warmup=None):
     """-log2 p(recall character) at the recall characters of text, as the model of the
     checkpoint state (a dict of charrnn.checkpoint.load_checkpoint) predicts it.
 
-    The text's lines are cut into `streams` pieces of equally many lines, each read from the
-    model's zero state one character at a time, the state carried from line to line as in
-    training. A model never sees a zero state after its first chunk, and from one it needs a
-    few lines to settle, so the first `warmup` lines of each piece are read but not scored.
-    Returns an array (streams, lines per piece - warmup): stream b's scored lines, in order.
+    The text's lines are cut into `streams` pieces of equally many lines, each read one
+    character at a time from the state the run carried when it stopped (state["hprev"], as
+    the trainer's held-out loss starts; a zero state where there is none), the state going on
+    from line to line as in training. The first `warmup` lines of each piece (None:
+    warmup_lines(L)) are read but not scored: the run stopped mid-line, and a state far from
+    what the text gives takes a while to forget. Returns an array (streams, lines per piece -
+    warmup): stream b's scored lines, in order.
     """
+    warmup = warmup_lines(L) if warmup is None else warmup
     cell = cell_module(state["hparams"]["cell"])
     _, data = m.build_vocab(text, state["chars"])
     lines = recall_positions(text, L).size
@@ -82,16 +90,18 @@ def recall_bits(state, text, L, streams=16, warmup=WARMUP_LINES):
         raise ValueError(f"{lines} lines cannot be cut into {streams} pieces of more than {warmup}")
     inputs = data.reshape(streams, -1).T  # column b: piece b, time-major
     recall = recall_positions(text[:inputs.shape[0]], L)[warmup:]  # the same places in every piece
-    return predicted_bits(cell, state["params"], inputs, recall).T
+    return predicted_bits(cell, state["params"], inputs, recall, state.get("hprev")).T
 
 
-def predicted_bits(cell, params, inputs, positions):
+def predicted_bits(cell, params, inputs, positions, start=None):
     """-log2 p(inputs[j, b]) for every j in positions and every stream b, from the state after
-    reading inputs[:j, b] (a zero state at the start): (len(positions), B)."""
+    reading inputs[:j, b] from the state start (S x 1; None: zero): (len(positions), B)."""
     w, Why, by = cell.step_weights(params), params["Why"], params["by"]
     H = Why.shape[1]
     T, B = inputs.shape
     state = np.zeros((B, cell.zero_state(H).shape[0]))
+    if start is not None:
+        state += np.ravel(start)  # every stream from the same state
     out = np.empty((len(positions), B))
     wanted = {int(j): i for i, j in enumerate(positions)}
     for t in range(T - 1):

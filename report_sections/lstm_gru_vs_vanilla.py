@@ -78,7 +78,8 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     it, bpc = curve
     n_params = sum(p.size for p in state["params"].values())
     inputs, targets = train_text
-    nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]))
+    nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]),
+                          state["hprev"])  # each stream from the carried state, as the trainer reads
     train_bpc = bits_per_char(nats, int((targets >= 0).sum()))
     rate, secs = speed
     at_equal = a.value_at(it / rate, bpc, equal_s)

@@ -29,11 +29,12 @@ NAME = "truncation"
 HEADING = "What truncating backpropagation costs and saves"
 CONTENTS = "What truncation costs and saves"
 
-# The arrays lossFun holds at its peak, in floats per time step (read from the code). Vanilla:
+# The arrays lossFun holds at its peak, in floats (read from the code). Vanilla, per time step:
 # xh and hs (2 H) all along; with ys and ps (2 V) and dhraw (H) in softmax_loss, or with dhraw,
-# dtanh (2 H) and the one-hot inputs (V) at the end: 3 H + V + max(H, V). LSTM (for H > V): xz,
-# gates, factors, dz (4 H each), hs, cs, tcs, dhs, dc_dh (H each) and the one-hot inputs: 21 H + V.
-FLOATS_PER_STEP = {"rnn": "3 H + V + max(H, V)", "lstm": "21 H + V"}
+# dtanh (2 H) and the one-hot inputs (V) at the end: 3 H + V + max(H, V). LSTM (for H > V), per
+# step: xz, gates, factors, dz (4 H each), hs, cs, tcs, dhs, dc_dh (H each) and the one-hot
+# inputs: 21 H + V; and once per call Whh_s, the copy of Whh with halved rows: 4 H^2.
+FORMULA = {"rnn": "8 T (3 H + V + max(H, V))", "lstm": "8 (T (21 H + V) + 4 H^2)"}
 FULL_TEXT = 1_000_000  # characters of the "1 MB text" read as one chunk
 TIMING_CHARS = 4000  # characters per timing repeat (fewer at small scales)
 COLUMNS = ["cell", "seq_length", "parameters", "iterations", "updates per character",
@@ -43,9 +44,10 @@ COLUMNS = ["cell", "seq_length", "parameters", "iterations", "updates per charac
 
 
 def formula_bytes(cell, T, H, V):
-    """The bytes of the arrays lossFun holds at its peak, for a chunk of T characters."""
-    per_step = 3 * H + V + max(H, V) if cell == "rnn" else 21 * H + V
-    return 8 * T * per_step
+    """The bytes of the arrays lossFun holds at its peak, for a chunk of T characters (FORMULA)."""
+    if cell == "rnn":
+        return 8 * T * (3 * H + V + max(H, V))
+    return 8 * (T * (21 * H + V) + 4 * H * H)
 
 
 def setup(plan, cell, T):
@@ -189,14 +191,14 @@ def cell_findings(plan, cell, rows, curves):
         f"{lo[1]} and {hi[5]:.1f} µs at {hi[1]} (cheapest at {per_char[0][1]}, dearest at "
         f"{per_char[-1][1]}); an update costs {lo[6]:.2f} ms at {lo[1]} and {hi[6]:.2f} ms at {hi[1]}.",
         f"- Its backward pass holds {kib(lo[7])} at --seq-length {lo[1]} and {kib(hi[7])} at {hi[1]}, "
-        f"growing with T as the formula 8 T ({FLOATS_PER_STEP[cell]}) bytes (H = {H}, V = {V}) "
+        f"growing with T as the formula {FORMULA[cell]} bytes (H = {H}, V = {V}) "
         f"says: measured over formula from {min(ratio):.2f} to {max(ratio):.2f}.",
         f"- After {plan.s['trunc_chars']:,} characters, held-out bpc is lowest at --seq-length "
         f"{by_chars[0][1]} ({by_chars[0][9]:.3f}) and highest at {by_chars[-1][1]} ({by_chars[-1][9]:.3f}); "
         f"after the same {budget:.3g} seconds of updates (as long as its fastest run took), lowest at "
         f"{by_secs[0][1]} ({by_secs[0][10]:.3f}) and highest at {by_secs[-1][1]} ({by_secs[-1][10]:.3f}).",
-        f"- Full BPTT of a {FULL_TEXT:,}-character text as one chunk: 8 x {FULL_TEXT:,} x "
-        f"({FLOATS_PER_STEP[cell]}) bytes = {gib(full_mem)} for the backward pass, and "
+        f"- Full BPTT of a {FULL_TEXT:,}-character text as one chunk: {FORMULA[cell]} bytes with T = "
+        f"{FULL_TEXT:,} = {gib(full_mem)} for the backward pass, and "
         f"about {FULL_TEXT * hi[5] / 1e6:.0f} seconds per update at the {hi[5]:.1f} µs per character "
         f"of --seq-length {hi[1]}: one update per pass over the text, where --seq-length 25 makes "
         f"{FULL_TEXT // 25:,}.",

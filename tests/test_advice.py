@@ -107,9 +107,11 @@ def other_option_without_resume(text, run, tmp):
 def other_option_with_resume(text, run, tmp):
     run = copy_of(run, tmp)
     r = cli(text, "--resume", "--hidden-size", 8, "--iters", 30, "--out", run)
-    one_line(r.stderr, "drop the option or use another --out")
+    line = one_line(r.stderr, "drop the option", "another --out")
     advised(text, "--resume", "--iters", 30, "--out", run)
-    advised(text, "--resume", "--hidden-size", 8, "--iters", 30, "--out", tmp / "another")
+    # another --out holds no run to resume: the advice must say to start one there
+    resume = [] if "without --resume" in line else ["--resume"]
+    advised(text, *resume, "--hidden-size", 8, "--iters", 30, "--out", tmp / "another")
 
 
 def resume_without_a_checkpoint(text, _, tmp):
@@ -133,7 +135,7 @@ def option_training_does_not_use(text, _, tmp):
 def options_sampling_does_not_use(_, run, tmp):
     ckpt = os.path.join(run, "checkpoint.npz")
     r = cli("--sample-from", ckpt, "--hidden-size", 3, "--cell", "gru", "--length", 20)
-    one_line(r.stderr, "--hidden-size, --cell are not used by --sample-from: drop them")
+    one_line(r.stderr, "--hidden-size", "--cell", "are not used by --sample-from: drop them")
     advised("--sample-from", ckpt, "--length", 20)
 
 

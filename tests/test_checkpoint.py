@@ -153,7 +153,9 @@ CARRIED = [
 ]
 
 
-@pytest.mark.parametrize("cell,hprev_of,possible", CARRIED)
+@pytest.mark.parametrize("cell,hprev_of,possible", CARRIED,
+                         ids=[f"{c}-{i}-{'possible' if ok else 'impossible'}"
+                              for i, (c, _, ok) in enumerate(CARRIED)])
 def test_a_carried_state_no_cell_can_give_is_refused(tmp_path, cell, hprev_of, possible):
     ckpt = carried_state_checkpoint(tmp_path / "checkpoint.npz", cell, hprev_of)
     if possible:

@@ -4,7 +4,8 @@
   gives the same text; recall_positions finds the second keys.
 - recall_bits against an independent computation: each cell's plain per-step reference
   (tests/reference*.py: step_ref, one-hot columns, softmax_ref), run one stream at a time
-  over the same lines, scoring -log2 p only at the recall characters after the warm-up lines.
+  from the run's carried state over the same lines, scoring -log2 p only at the recall
+  characters after the warm-up lines.
 - A hand-built model whose answer is known: all weights zero predicts every character with
   probability 1/V, so every recall costs log2(V) bits.
 """
@@ -40,16 +41,16 @@ def test_make_text_lines_and_recall_positions():
         recall_positions(text[:-1], L)
 
 
-def reference_bits(cell, params, chars, text, L, streams, warmup):
-    """-log2 p(recall character), the plain way: one stream at a time, one step at a time."""
+def reference_bits(cell, params, chars, text, L, streams, warmup, start):
+    """-log2 p(recall character), the plain way: one stream at a time, one step at a time,
+    each from the state start."""
     ref = REFS[cell]
-    H = params["Whh"].shape[1]
     ix = [chars.index(c) for c in text]
     n = len(ix) // streams
     out = []
     for b in range(streams):
         piece = ix[b * n:(b + 1) * n]
-        state, bits = ref.zero_state_ref(H), []
+        state, bits = start.copy(), []
         for t in range(len(piece) - 1):
             state, y = ref.step_ref(state, piece[t], params)
             if (t + 1) % (L + 2) == L and (t + 1) // (L + 2) >= warmup:  # the next one is a recall
@@ -67,9 +68,10 @@ def test_recall_bits_matches_the_plain_reference(cell):
     params = cell_module(cell).init_params(len(chars), 6, rng)
     for k in params:  # weights large enough that the state matters
         params[k] = params[k] * 60 + rng.standard_normal(params[k].shape) * 0.3
-    state = {"params": params, "chars": chars, "hparams": {"cell": cell}}
+    start = rng.standard_normal(cell_module(cell).zero_state(6).shape)  # the run's carried state
+    state = {"params": params, "chars": chars, "hparams": {"cell": cell}, "hprev": start}
     got = recall_bits(state, text, L, streams, warmup)
-    want = reference_bits(cell, params, chars, text, L, streams, warmup)
+    want = reference_bits(cell, params, chars, text, L, streams, warmup, start)
     assert got.shape == want.shape == (3, 3)
     np.testing.assert_allclose(got, want, rtol=1e-10)
     assert want.std() > 0.1  # the streams and lines differ: the check is not vacuous

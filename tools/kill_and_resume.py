@@ -97,10 +97,12 @@ def alive(pid):
 
 def stop_once(command, watch, stop):
     """Start command, stop it once loss.csv in watch holds the chosen rows; (landed, exit code,
-    output). landed is False when the run ended before the stop came."""
+    output). landed is False when the run ended before the stop came. The rows are counted
+    from the first line the command prints (a resumed run has cut its files back by then)."""
     sig, rows, delay = stop
     p = subprocess.Popen([sys.executable, SCRIPT, *command], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
+    first = p.stdout.readline()
     while p.poll() is None and rows_in(watch) < rows:
         time.sleep(0.005)
     time.sleep(delay)
@@ -108,7 +110,7 @@ def stop_once(command, watch, stop):
     landed = p.poll() is None
     if landed:
         p.send_signal(sig)
-    out = p.communicate(timeout=300)[0]
+    out = first + p.communicate(timeout=300)[0]
     end = time.time() + 120
     while any(map(alive, kids)) and time.time() < end:  # a --seeds group's runs save and end
         time.sleep(0.01)
@@ -146,8 +148,16 @@ class Stress:
             self.references[key] = digest(folder)
         return self.references[key]
 
+    @staticmethod
+    def resume(group, folders):
+        """--resume, or nothing where a single run was stopped before its first checkpoint
+        (then the trainer says to start the run without --resume; a --seeds group starts such a
+        seed by itself)."""
+        started = group or os.path.exists(os.path.join(folders["1"], "checkpoint.npz"))
+        return ["--resume"] if started else []
+
     def trial(self, trial):
-        """(kills that landed, list of problems) of one trial."""
+        """(stops that landed, starts again without --resume, list of problems) of one trial."""
         i, cell, val, group, stops = trial
         out = os.path.join(self.work, f"trial-{i}")
         if group:
@@ -157,15 +167,18 @@ class Stress:
             command = [self.text, *options(cell, val), "--out", out]
             folders = {"1": out}
         watch = next(iter(folders.values()))
-        landed, problems, resume = 0, [], []
-        for stop in stops:
+        landed, restarts, problems = 0, 0, []
+        for k, stop in enumerate(stops):
+            resume = self.resume(group, folders)
+            restarts += k > 0 and not resume
             hit, code, output = stop_once(command + resume, watch, stop)
             landed += hit
             allowed = {0, -signal.SIGKILL, 128 + signal.SIGINT, 128 + signal.SIGTERM}
             if code not in allowed or "Traceback" in output or "FAILED" in output:
                 problems.append(f"stopped by {signal.Signals(stop[0]).name}: exit {code}: {output[-400:]}")
-            resume = ["--resume"]
-        r = run(command + ["--resume"])
+        resume = self.resume(group, folders)
+        restarts += not resume
+        r = run(command + resume)
         if r.returncode:
             problems.append(f"--resume: exit {r.returncode}: {(r.stdout + r.stderr)[-400:]}")
         for s, folder in folders.items():
@@ -179,7 +192,7 @@ class Stress:
             if differ:
                 problems.append(f"seed {s}: differs from the undisturbed run in {', '.join(differ)}")
         shutil.rmtree(out, ignore_errors=True)
-        return landed, problems
+        return landed, restarts, problems
 
 
 def describe(trial):
@@ -242,15 +255,16 @@ def main(argv=None):
     stress = Stress(work, text)
     for key in {(t[1], t[2], s) for t in trials for s in (GROUP_SEEDS if t[3] else ("1",))}:
         stress.reference(*key)  # before any timing-sensitive trial
-    failures, landed, planned = [], 0, sum(len(t[4]) for t in trials)
+    failures, landed, restarts, planned = [], 0, 0, sum(len(t[4]) for t in trials)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        for trial, (hits, problems) in zip(trials, pool.map(stress.trial, trials)):
-            landed += hits
+        for trial, (hits, again, problems) in zip(trials, pool.map(stress.trial, trials)):
+            landed, restarts = landed + hits, restarts + again
             if problems:
                 failures.append((trial, problems))
     print(f"{len(trials) - len(failures)} of {len(trials)} trials resumed bit-identically, after "
           f"{landed} stops that landed mid-run ({planned} planned; the others came after the run "
-          f"had ended)")
+          f"had ended); {restarts} times no checkpoint had been written yet and "
+          f"the command was started again without --resume, as the trainer advises")
     for trial, problems in failures:
         print(f"FAILED {describe(trial)}; replay: python tools/kill_and_resume.py --seed {args.seed} "
               f"--kills {args.kills} --signal-tries 0 --only {trial[0]}")
