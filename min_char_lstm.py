@@ -162,14 +162,20 @@ def step_weights(params):
 def step(state, ix, w):
     """One character through the cell: state is h above c, of shape (2H,) or (B, 2H)."""
     H = w["H"]
-    h, c = state[..., :H], state[..., H:]
-    z = np.tanh(h @ w["WhhT"] + w["xz"][ix])  # tanh(z_g), and tanh(z / 2) for i, f, o
+    z = state[..., :H] @ w["WhhT"]
+    z += w["xz"][ix]
+    np.tanh(z, out=z)  # tanh(z_g), and tanh(z / 2) for i, f, o
     ifo = z[..., :3 * H]
     ifo *= 0.5
     ifo += 0.5  # i, f, o = sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)
     i, f, o, g = (z[..., k * H:(k + 1) * H] for k in range(4))
-    c = f * c + i * g  # c_t = f * c_{t-1} + i * g
-    return np.concatenate((o * np.tanh(c), c), axis=-1)  # h_t = o * tanh(c_t), above c_t
+    new = np.empty_like(state)  # h_t above c_t, written in place for speed:
+    h, c = new[..., :H], new[..., H:]
+    np.multiply(f, state[..., H:], out=c)
+    c += i * g  # c_t = f * c_{t-1} + i * g
+    np.tanh(c, out=h)
+    h *= o  # h_t = o * tanh(c_t)
+    return new
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Sections, in the page's order (report.py's SECTIONS):
     lstm_gru_vs_vanilla             vanilla RNN vs LSTM vs GRU on held-out text
     vanishing_gradients             d loss_t / d state_(t-k) against k
     gradient_clipping               how often gradient clipping bites
+    long_range_dependency           what each cell can recall over L characters, per truncation
+    truncation_costs                what truncated BPTT costs and saves, --seq-length 5 to 200
 
 Each section module has a docstring that states its question, the runs it reads and the
 files it writes; NAME (its name in the progress lines), HEADING (its title on the page),

@@ -9,6 +9,7 @@ distinct word 4-grams, known words, the model's surprise at its own text), decod
 (per model and decoding, over the primes), forgetting.csv (how fast two states fed the same
 characters come together) and decoding-samples.md (every text).
 """
+import math
 import os
 
 import numpy as np
@@ -175,8 +176,6 @@ def page_text(plan, models_primes, loops, measures, first):
     sampled = [r for r in loops if r[1] != "greedy"]
     t1 = [r for r in loops if r[1] == "T = 1.0"]
     gaps = [real[r[0]] - r[8] for r in t1]
-    first_ckpt = os.path.join(models[0][1], "checkpoint.npz")
-    shown = first[0][:L // 4] + (" [...]" if L > L // 4 else "")
     return f"""\
 **Which sampling strategy `sample` implements**: multinomial sampling. At each step it turns the
 output scores y into probabilities, softmax(y), and draws the next character from them (the
@@ -205,23 +204,7 @@ word statistics:
 [decoding-loops.csv](decoding-loops.csv)). A loop, once there, lasts to the end of the {L:,}
 characters generated: that is as far as it is measured.
 
-**Why greedy text loops.** Greedy decoding is deterministic: the next character is a function of
-the state, and the next state a function of the state and that character. The network also
-forgets where it started: two states (after the first two primes) fed the same {L:,} characters
-come together, by the factor per step below, until they agree to one part in a million, in
-{sum(r[1] == r[1] for r in forgetting)} of the {len(forgetting)} models (n/a: not within the {L:,}
-characters; a factor near 1 means the two states stay apart, each in a state of its own):
-
-{forgetting_markdown(forgetting)}
-
-Where they do, after that many characters the state depends, to that precision, only on the characters just
-read, not on anything before them. When greedy decoding produces again a stretch of text about that
-long, the state is again (nearly) what it was the first time, and the text continues as it did the
-first time, and so on: a loop. Repeating some text alone would not do it: the state is a vector of
-real numbers, and it is the forgetting (the same contraction that makes the gradient vanish,
-section 5) that brings it back to where it was. Multinomial sampling draws fresh randomness at
-every step, so the same stretch of text need not be followed by the same character. (Data:
-[forgetting.csv](forgetting.csv).)
+{why_loops_text(L, forgetting)}
 
 **Own text vs real text.** At T = 1.0 a model scores its own text {min(gaps):.2f} to {max(gaps):.2f}
 bits per character lower than real text. That is expected, not a flaw: its own text is drawn from
@@ -229,8 +212,39 @@ exactly the distributions it predicts, so there is no mismatch between predictio
 text the cross-entropy adds the mismatch (the Kullback-Leibler divergence from the text's
 distribution to the model's), which is never negative.
 
-The greedy text of {models[0][0]} from `{primes[0]}` (its first {L // 4:,} characters), then the two
-multinomial ones:
+{examples_text(plan, models, primes, first)}"""
+
+
+def why_loops_text(L, forgetting):
+    """Why greedy text loops: the state forgets, measured."""
+    converge = sum(not math.isnan(r[1]) for r in forgetting)
+    return f"""**Why greedy text loops.** Greedy decoding is deterministic: the next character is a
+function of the state, and the next state a function of the state and that character. The network also
+forgets where it started: two states (after the first two primes) fed the same {L:,} characters
+come together, by the factor per step below, until they agree to one part in a million, in
+{converge} of the {len(forgetting)} models (n/a: not within the {L:,}
+characters; a factor near 1 means the two states stay apart, each in a state of its own):
+
+{forgetting_markdown(forgetting)}
+
+Where they do, after that many characters the state depends, to that precision, only on the
+characters just read, not on anything before them. When greedy decoding produces again a stretch of
+text about that long, the state is again (nearly) what it was the first time, and the text
+continues as it did the first time, and so on: a loop. Repeating some text alone would not do it:
+the state is a vector of real numbers, and it is the forgetting (the same contraction that makes
+the gradient vanish, section 5) that brings it back to where it was. Multinomial sampling draws
+fresh randomness at every step, so the same stretch of text need not be followed by the same
+character. (Data:
+[forgetting.csv](forgetting.csv).)"""
+
+
+def examples_text(plan, models, primes, first):
+    """The three texts of the first model and prime, and how to make one by hand."""
+    L = plan.s["greedy_length"]
+    first_ckpt = os.path.join(models[0][1], "checkpoint.npz")
+    shown = first[0][:L // 4] + (" [...]" if L > L // 4 else "")
+    return f"""The greedy text of {models[0][0]} from `{primes[0]}` (its first {L // 4:,} characters),
+then the two multinomial ones:
 
 {code_block(shown)}
 

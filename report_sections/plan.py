@@ -32,43 +32,40 @@ from charrnn.text import read_text, text_sha256
 from report_sections import bptt_runs
 
 
-# How much each scale trains. full: the report as shipped; quick: a first look in about a
-# minute; tiny: the test suite's end-to-end run on a small text (seconds).
+# How much each scale trains. full: the report as shipped; quick: a first look; tiny: the test
+# suite's end-to-end run on a small text (seconds). Per section: exercise_* and seeds (1), the
+# greedy texts' length and primes (2), stop_at, after and update_steps (3), cell_* (4: every cell
+# and a vanilla RNN as large as the LSTM, cell_seeds seeds each), grad_* (5), recall_* (7: lengths
+# L, truncations, seeds, hidden size, learning rate, characters seen per run), trunc_* (8).
 SCALES = {
-    "full": dict(exercise_iters=100000, seeds=(1, 2, 3), cell_iters=100000, cell_seeds=(1,),
-                 eval_every=2000, stop_at=20000, after=2000, update_steps=10, hidden_size=None,
-                 sample_length=600, grad_streams=256, grad_k=120, grad_warmup=50,
-                 favourites_from=100, status_every=10.0),
-    "quick": dict(exercise_iters=10000, seeds=(1, 2, 3), cell_iters=10000, cell_seeds=(1,),
-                  eval_every=1000, stop_at=5000, after=1000, update_steps=5, hidden_size=None,
-                  sample_length=300, grad_streams=64, grad_k=100, grad_warmup=25,
-                  favourites_from=10, status_every=5.0),
-    "tiny": dict(exercise_iters=300, seeds=(1, 2, 3), cell_iters=300, cell_seeds=(1,),
-                 eval_every=100, stop_at=200, after=60, update_steps=3, hidden_size=16,
-                 sample_length=120, grad_streams=16, grad_k=100, grad_warmup=5,
-                 favourites_from=3, status_every=2.0),
+    "full": dict(exercise_iters=100000, seeds=(1, 2, 3), sample_length=600, favourites_from=100,
+                 greedy_length=2000, primes=5,
+                 stop_at=20000, after=2000, update_steps=10,
+                 cell_iters=50000, cell_seeds=(1, 2, 3), eval_every=2000, hidden_size=None,
+                 grad_streams=256, grad_k=120, grad_warmup=50,
+                 recall_L=(5, 10, 20, 40, 80, 120), recall_seq=(25, 250), recall_seeds=(1, 2),
+                 recall_hidden=32, recall_lr=0.1, recall_chars=400_000,
+                 trunc_cells=("rnn", "lstm"), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=600_000,
+                 trunc_eval_chars=60_000, status_every=10.0),
+    "quick": dict(exercise_iters=10000, seeds=(1, 2, 3), sample_length=300, favourites_from=10,
+                  greedy_length=2000, primes=5,
+                  stop_at=5000, after=1000, update_steps=5,
+                  cell_iters=4000, cell_seeds=(1, 2, 3), eval_every=1000, hidden_size=None,
+                  grad_streams=64, grad_k=100, grad_warmup=25,
+                  recall_L=(5, 20, 40, 120), recall_seq=(25, 250), recall_seeds=(1,),
+                  recall_hidden=32, recall_lr=0.1, recall_chars=100_000,
+                  trunc_cells=("rnn", "lstm"), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=100_000,
+                  trunc_eval_chars=10_000, status_every=5.0),
+    "tiny": dict(exercise_iters=300, seeds=(1, 2, 3), sample_length=120, favourites_from=3,
+                 greedy_length=300, primes=5,
+                 stop_at=200, after=60, update_steps=3,
+                 cell_iters=300, cell_seeds=(1, 2), eval_every=100, hidden_size=16,
+                 grad_streams=16, grad_k=100, grad_warmup=5,
+                 recall_L=(5, 10), recall_seq=(5, 25), recall_seeds=(1,),
+                 recall_hidden=8, recall_lr=0.1, recall_chars=1000,
+                 trunc_cells=("rnn",), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=2000,
+                 trunc_eval_chars=1000, status_every=2.0),
 }
-# Issue 16: three seeds of every cell (and a vanilla RNN as large as the LSTM), the greedy
-# texts' length and number of primes of section 2.
-# full: 50,000 iterations per cell run (12 runs, about 9 minutes of one core; 100,000 would add
-# as much again), so the whole report stays near 15 minutes on 2 cores.
-for _scale, _more in {"full": dict(cell_seeds=(1, 2, 3), cell_iters=50000, greedy_length=2000, primes=5),
-                      "quick": dict(cell_seeds=(1, 2, 3), cell_iters=4000, greedy_length=2000, primes=5),
-                      "tiny": dict(cell_seeds=(1, 2), greedy_length=300, primes=5)}.items():
-    SCALES[_scale].update(_more)
-# Issue 17: the long-range dependency (recall_*: lengths L, truncations, seeds, hidden size,
-# learning rate, characters seen per run) and the truncation costs (trunc_*) sections.
-for _scale, _more in {
-        "full": dict(recall_L=(5, 10, 20, 40, 80, 120), recall_seq=(25, 250), recall_seeds=(1, 2),
-                     recall_hidden=32, recall_lr=0.1, recall_chars=400_000, trunc_cells=("rnn", "lstm"),
-                     trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=600_000, trunc_eval_chars=60_000),
-        "quick": dict(recall_L=(5, 20, 40, 120), recall_seq=(25, 250), recall_seeds=(1,),
-                      recall_hidden=32, recall_lr=0.1, recall_chars=100_000, trunc_cells=("rnn", "lstm"),
-                      trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=100_000, trunc_eval_chars=10_000),
-        "tiny": dict(recall_L=(5, 10), recall_seq=(5, 25), recall_seeds=(1,), recall_hidden=8,
-                     recall_lr=0.1, recall_chars=1000, trunc_cells=("rnn",),
-                     trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=2000, trunc_eval_chars=1000)}.items():
-    SCALES[_scale].update(_more)
 SHOWN = "python min_char_rnn.py"  # how a command starts on the page and in the progress lines
 RESTART_KINDS = ("uninterrupted", "stopped", "resumed", "init-from")
 # Section 3's ablation: the stopped run, copied, one field of its checkpoint reset, then --resume.

@@ -12,6 +12,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory):
+    """undisturbed(*args): the folder of a run of args that nothing disturbed (helpers.py)."""
+    from helpers import UndisturbedRuns
+    return UndisturbedRuns(tmp_path_factory.mktemp("undisturbed"))
+
+
+@pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory):
     """(text, run folder, the checkpoint's arrays) of a finished small vanilla run."""
     from helpers import SMALL, cli, write_text  # once the path above holds tests/

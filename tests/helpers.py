@@ -136,3 +136,19 @@ def assert_one_line_error(r, *words):
     """A finished process r failed with one line on stderr naming words."""
     assert r.returncode != 0
     one_line(r.stderr, *words)
+
+
+class UndisturbedRuns:
+    """runs(*args): the folder of a run of args (after the shared text) that nothing disturbed,
+    trained the first time it is asked for, then reused: what a disturbed run must end as."""
+
+    def __init__(self, folder):
+        self.folder, self.text, self.runs = folder, write_text(folder), {}
+
+    def __call__(self, *args):
+        key = tuple(map(str, args))
+        if key not in self.runs:
+            self.runs[key] = str(self.folder / f"run-{len(self.runs)}")
+            r = cli(self.text, *args, "--out", self.runs[key])
+            assert r.returncode == 0, r.stderr
+        return self.runs[key]

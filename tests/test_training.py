@@ -99,24 +99,6 @@ def test_resume_after_iters_is_bit_identical(tmp_path, cell, stop, extra):
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
 
-@pytest.fixture(scope="module")
-def undisturbed(tmp_path_factory):
-    """undisturbed(*args): the folder of a run of args (after the text) that nothing disturbed,
-    made once per module (the text is the same in every test: write_text)."""
-    tmp = tmp_path_factory.mktemp("undisturbed")
-    text = write_text(tmp)
-    runs = {}
-
-    def run_of(*args):
-        key = tuple(map(str, args))
-        if key not in runs:
-            runs[key] = str(tmp / f"run-{len(runs)}")
-            r = cli(text, *args, "--out", runs[key])
-            assert r.returncode == 0, r.stderr
-        return runs[key]
-    return run_of
-
-
 @pytest.mark.parametrize("cell,sig", [("rnn", s) for s in SIGNALS] + [("lstm", s) for s in SIGNALS]
                          + [("gru", s) for s in SIGNALS])
 def test_resume_after_a_signal_is_bit_identical(tmp_path, undisturbed, cell, sig):
