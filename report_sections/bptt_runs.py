@@ -2,6 +2,9 @@
 
     long-range/text-L<L>.txt                 the generated training text of each L (long_range_text.py)
     long-range/<cell>/L-<L>/seq-<T>/seed-N   each cell on it, truncated at T = 25 and at a T > L
+    long-range/more/<cell>/seq-<T>/seed-N    longer training at one L (recall_more: L, the
+                                             truncations, characters seen, seeds), on its own
+                                             text long-range/text-L<L>-<characters>.txt
     truncation/<cell>/seq-<T>                the vanilla RNN and the LSTM on the report's text,
                                              10% held out, the same characters seen for every T
 
@@ -27,17 +30,19 @@ def long_range_iters(s, T):
     return s["recall_chars"] // T
 
 
-def long_range_text_path(plan, L):
-    return plan.path("long-range", f"text-L{L}.txt")
+def long_range_text_path(plan, L, chars=None):
+    """The training text of L for runs that see `chars` characters (None: recall_chars)."""
+    return plan.path("long-range", f"text-L{L}.txt" if chars is None else f"text-L{L}-{chars}.txt")
 
 
-def write_long_range_text(plan, L):
-    """Write the training text of L (long enough that no run reaches its end), unless it is
-    there already; returns (its path, its SHA-256)."""
+def write_long_range_text(plan, L, chars=None, seqs=None):
+    """Write the training text of L for runs of truncations seqs (None: recall_seq) that see
+    chars characters (None: recall_chars), long enough that no run reaches its end, unless it
+    is there already; returns (its path, its SHA-256)."""
     s = plan.s
-    n_chars = s["recall_chars"] + 2 * max(s["recall_seq"]) + L + 2
+    n_chars = (chars or s["recall_chars"]) + 2 * max(seqs or s["recall_seq"]) + L + 2
     text = make_text(L, n_chars, TEXT_SEED)
-    path = long_range_text_path(plan, L)
+    path = long_range_text_path(plan, L, chars)
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path + ".tmp", "w", encoding="utf-8", newline="") as f:
@@ -53,6 +58,11 @@ def long_range_opts(plan, cell, T, seed):
 
 def long_range_out(plan, cell, L, T, seed):
     return plan.path("long-range", cell, f"L-{L}", f"seq-{T}", f"seed-{seed}")
+
+
+def more_out(plan, cell, T, seed):
+    """A run of the longer training at recall_more's L."""
+    return plan.path("long-range", "more", cell, f"seq-{T}", f"seed-{seed}")
 
 
 def long_range_command(text, out, iters, opts, resume=False):
@@ -82,8 +92,9 @@ def long_range_train_to(text, out, iters, opts):
 
 
 def long_range_jobs(plan):
-    """The jobs of the long-range dependency section: one per cell, L, truncation and seed."""
-    jobs, s = [], plan.s
+    """The jobs of the long-range dependency section: one per cell, L, truncation and seed,
+    after the longer training of recall_more (the longest runs first)."""
+    jobs, s = more_jobs(plan), plan.s
     for L in s["recall_L"]:
         text, sha = write_long_range_text(plan, L)
         for cell in ("lstm", "gru", "rnn"):
@@ -95,6 +106,25 @@ def long_range_jobs(plan):
                     cmds = long_range_train_to(text, out, iters, opts)
                     jobs.append(plan.job(f"long-range/{cell}/L-{L}/seq-{T}/seed-{seed}", cell,
                                          [(out, iters, 0)], cmds))
+    return jobs
+
+
+def more_jobs(plan):
+    """The longer training of recall_more (none when it is None): each cell at one L, each of
+    its truncations and seeds, recall_more["chars"] characters seen."""
+    more, jobs = plan.s["recall_more"], []
+    if not more:
+        return jobs
+    L, chars = more["L"], more["chars"]
+    text, sha = write_long_range_text(plan, L, chars, more["seq"])
+    for cell in ("lstm", "gru", "rnn"):
+        for T in more["seq"]:
+            for seed in more["seeds"]:
+                out, opts = more_out(plan, cell, T, seed), long_range_opts(plan, cell, T, seed)
+                long_range_check(out, sha, opts)
+                jobs.append(plan.job(f"long-range/more/{cell}/seq-{T}/seed-{seed}", cell,
+                                     [(out, chars // T, 0)],
+                                     long_range_train_to(text, out, chars // T, opts)))
     return jobs
 
 

@@ -6,9 +6,11 @@ Runs: the trained models of the exercise (exercise/seed-N) and the LSTM and GRU 
 cells/<cell>/seed-1; nothing is trained for this section.
 Writes: decoding.csv (one row per model, prime and decoding: where the text falls into a loop,
 distinct word 4-grams, known words, the model's surprise at its own text), decoding-loops.csv
-(per model and decoding, over the primes), forgetting.csv (how fast two states fed the same
-characters come together) and decoding-samples.md (every text).
+(per model and decoding, over the primes; on the T = 1.0 rows also the model's bits per
+character on real text), forgetting.csv (how fast two states fed the same characters come
+together, beside where the greedy texts loop) and decoding-samples.md (every text).
 """
+import inspect
 import math
 import os
 
@@ -35,8 +37,14 @@ COLUMNS = ["model", "prime", "decoding", "loop starts at character", "loop perio
            "bits per character the model gives its own text"]
 LOOPS = ["model", "decoding", "texts", "texts that loop", "median start of the loop",
          "shortest period", "longest period", "mean share of words in the training text",
-         "mean bits per character, own text"]
+         "mean bits per character, own text", "real-text bits per character"]
+FORGETTING = ["model", "steps until the distance is 1e-6 of the first", "factor per step", "greedy texts",
+              "greedy texts that loop", "earliest loop start", "latest loop start",
+              "greedy loops that start before the states agree"]
 FORGET = 1e-6  # two states count as the same once their distance is this share of the first one
+REAL_FRAC = 0.1  # real text: this last share of the training file
+LOOP_RULE = {k: v.default for k, v in inspect.signature(a.find_loop).parameters.items()
+             if k in ("min_repeats", "min_length")}
 
 
 def primes_from(text, k):
@@ -63,23 +71,27 @@ def section(plan, out):
     models += [(CELLS[cell], plan.path("cells", cell, f"seed-{s['cell_seeds'][0]}"))
                for cell in ("lstm", "gru")]
     primes = primes_from(plan.text, s["primes"])
-    rows, texts, forgetting, real = [], [], [], {}
+    rows, texts, forgetting, real, info = [], [], [], {}, {}
     for name, run in models:
         state = checkpoint(run)
+        info[name] = dict(n=int(state["n"]), val_frac=float(state["hparams"].get("val_frac") or 0.0))
         real[name] = real_text_bits(plan, state)
         for prime in primes:
             for row, text in decode(state, prime, s["greedy_length"], plan.vocabulary):
                 rows.append([name, prime, *row])
                 texts.append((name, prime, row[0], text))
-        forgetting.append([name, *forgetting_steps(state, primes, texts[-3][3][len(primes[-1]):])])
+        # fed to both states: the greedy text of this model from the last prime, without the prime
+        fed = next(t for n, p, lab, t in texts if n == name and p == primes[-1] and lab == "greedy")
+        k, factor = forgetting_steps(state, primes, fed[len(primes[-1]):])
+        forgetting.append([name, k, factor, *loop_timing([r for r in rows if r[0] == name
+                                                          and r[2] == "greedy"], k)])
     out.csv("decoding.csv", COLUMNS, rows)
-    loops = loop_rows(models, rows, s["greedy_length"])
+    loops = loop_rows(models, rows, s["greedy_length"], real)
     out.csv("decoding-loops.csv", LOOPS, loops)
-    out.csv("forgetting.csv", ["model", "steps until the distance is 1e-6 of the first",
-                               "factor per step"], forgetting)
+    out.csv("forgetting.csv", FORGETTING, forgetting)
     out.text("decoding-samples.md", samples_document(texts, s["greedy_length"]))
     first = [t for n, p, _, t in texts if n == models[0][0] and p == primes[0]]
-    page = page_text(plan, (models, primes), loops, (forgetting, real), first)
+    page = page_text(plan, (models, primes, info), loops, forgetting, first)
     greedy = [r for r in loops if r[1] == "greedy"]
     summary = (f"  greedy texts that loop: {sum(r[3] for r in greedy)} of {sum(r[2] for r in greedy)}; "
                f"multinomial: {sum(r[3] for r in loops if r[1] != 'greedy')} of "
@@ -99,7 +111,7 @@ def decode(state, prime, length, vocabulary):
         loop = a.find_loop(generated)
         ws = a.words(generated)
         bits = a.self_bits_per_char(cell, state["params"], [index[c] for c in text], given)
-        row = [label, loop[0] if loop else "", loop[1] if loop else "",
+        row = [label, loop[0] if loop else float("nan"), loop[1] if loop else float("nan"),
                generated[loop[0]:loop[0] + loop[1]] if loop else "",
                a.distinct_ngram_share(ws, 4), a.known_word_share(ws, vocabulary), bits]
         yield row, text
@@ -123,26 +135,43 @@ def forgetting_steps(state, primes, text):
     return k, factor
 
 
+def has_loop(start):
+    """Whether a row's "loop starts at character" holds a loop (nan: none)."""
+    return start is not None and not math.isnan(start)
+
+
+def loop_timing(greedy, k):
+    """Of a model's greedy rows of decoding.csv and the steps k its two states need to agree
+    (nan: never, within the text): (texts, texts that loop, earliest and latest loop start (nan
+    if none), loops that start before the states agree (all of them if they never do))."""
+    starts = [r[3] for r in greedy if has_loop(r[3])]
+    before = sum(math.isnan(k) or st < k for st in starts)
+    return (len(greedy), len(starts), min(starts) if starts else float("nan"),
+            max(starts) if starts else float("nan"), before)
+
+
 def real_text_bits(plan, state):
-    """Bits per character the model gives the last tenth of the text, read as the trainer reads
-    held-out text (held out for the cells' runs; trained on by the exercise's)."""
+    """Bits per character the model gives the last REAL_FRAC of the text, read as the trainer
+    reads held-out text (held out for the cells' runs; trained on by the exercise's)."""
     _, data = m.build_vocab(plan.text, state["chars"])
-    _, val = split_heldout(data, 0.1)
+    _, val = split_heldout(data, REAL_FRAC)
     inputs, targets = heldout_streams(val)
     nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]))
     return bits_per_char(nats, int((targets >= 0).sum()))
 
 
-def loop_rows(models, rows, length):
-    """Rows of decoding-loops.csv: per model and decoding, over its primes."""
+def loop_rows(models, rows, length, real):
+    """Rows of decoding-loops.csv: per model and decoding, over its primes; the real-text bits
+    per character (real, per model) on the T = 1.0 rows."""
     out = []
     for name, _ in models:
         for label, _, _ in DECODINGS:
             mine = [r for r in rows if r[0] == name and r[2] == label]
-            loops = [(r[3], r[4]) if r[3] != "" else None for r in mine]
+            loops = [(r[3], r[4]) if has_loop(r[3]) else None for r in mine]
             n, start, lo, hi = a.loop_summary(loops, length)
             out.append([name, label, len(mine), n, start, lo, hi, float(np.nanmean([r[7] for r in mine])),
-                        float(np.mean([r[8] for r in mine]))])
+                        float(np.mean([r[8] for r in mine])),
+                        real[name] if label == "T = 1.0" else float("nan")])
     return out
 
 
@@ -154,28 +183,56 @@ def samples_document(texts, length):
     return "\n".join(doc)
 
 
-def loops_markdown(loops, real):
+def joined(items):
+    """"a", "a and b", "a, b and c"; a model's name without its comma ("vanilla seed 1")."""
+    items = [i.replace("vanilla, seed", "vanilla seed") for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def section_ref(module, fallback):
+    """"section N" for a module of report.py's SECTIONS on the page, else fallback."""
+    from report import SECTIONS  # here: report.py imports this module's package first
+    return f"section {SECTIONS.index(module) + 1}" if module in SECTIONS else fallback
+
+
+def loops_markdown(loops):
     md = [[r[0], r[1], f"{r[3]} of {r[2]}", f2(r[4], 0), f"{r[5]}" if r[3] else "",
-           f"{r[6]}" if r[3] else "", f2(r[7]), f2(r[8]),
-           f"{real[r[0]]:.2f}" if r[1] == "T = 1.0" else ""] for r in loops]
+           f"{r[6]}" if r[3] else "", f2(r[7]), f2(r[8]), f2(r[9]) if r[1] == "T = 1.0" else ""]
+          for r in loops]
     return md_table(["model", "decoding", "texts that loop", "median start of the loop",
                      "shortest period", "longest period", "words in training text", "bits/char, own text",
                      "bits/char, real text"], md)
 
 
 def forgetting_markdown(forgetting):
-    md = [[r[0], f2(r[1], 0), f"{r[2]:.3f}"] for r in forgetting]
-    return md_table(["model", "characters until two states agree to 1e-6", "distance factor per step"], md)
+    def starts(r):
+        return "none" if not r[4] else f"{r[5]}" if r[5] == r[6] else f"{r[5]}-{r[6]}"
+    md = [[r[0], f2(r[1], 0), f2(r[2], 3), f"{r[4]} of {r[3]}", starts(r),
+           f"{r[7]} of {r[4]}" if r[4] else ""] for r in forgetting]
+    return md_table(["model", "characters until two states agree to 1e-6", "distance factor per step",
+                     "greedy texts that loop", "loops start at character",
+                     "loops that start before the states agree"], md)
 
 
-def page_text(plan, models_primes, loops, measures, first):
+def models_text(plan, models, info):
+    """Which models generate: the exercise's and section 4's, with their iterations."""
+    def iterations(names):
+        ns = [info[n]["n"] for n in names]
+        if len(set(ns)) == 1:
+            return f"{ns[0]:,} iterations" + (" each" if len(ns) > 1 else "")
+        return joined(f"{n:,}" for n in ns) + " iterations"
+    seeds = plan.s["seeds"]
+    ex, cells = [n for n, _ in models[:len(seeds)]], [n for n, _ in models[len(seeds):]]
+    return (f"the {len(ex)} exercise models (vanilla RNN, seed{'s' if len(ex) > 1 else ''} "
+            f"{joined(str(sd) for sd in seeds)}; {iterations(ex)}) and the {joined(cells)} of "
+            f"{section_ref('lstm_gru_vs_vanilla', 'the cells comparison')} (seed {plan.s['cell_seeds'][0]} "
+            f"only; {iterations(cells)})")
+
+
+def page_text(plan, models_primes, loops, forgetting, first):
     """The section's text; first: the three texts of the first model and prime, as decoded."""
-    (models, primes), (forgetting, real) = models_primes, measures
+    models, primes, info = models_primes
     L, P = plan.s["greedy_length"], len(primes)
-    greedy = [r for r in loops if r[1] == "greedy"]
-    sampled = [r for r in loops if r[1] != "greedy"]
-    t1 = [r for r in loops if r[1] == "T = 1.0"]
-    gaps = [real[r[0]] - r[8] for r in t1]
     return f"""\
 **Which sampling strategy `sample` implements**: multinomial sampling. At each step it turns the
 output scores y into probabilities, softmax(y), and draws the next character from them (the
@@ -183,59 +240,133 @@ classic code with `np.random.choice(range(vocab_size), p=p.ravel())`; this train
 same distribution by the Gumbel-max trick), then feeds the drawn character back in. Greedy
 decoding instead takes the most probable character every time (`--strategy greedy`).
 
-Every trained model of this report generates {L:,} characters from each of {P} primes (lines of
-the training text: {', '.join(f'`{p}`' for p in primes)}) and a zero state, three ways: greedy,
-and multinomial draws from softmax(y / T) at temperatures 0.5 and 1.0 (sampling seed 1). "Loop"
-is where a generated text becomes periodic to its end (at least three repeats, 20 characters),
-with the period in characters. The second-last column is how surprised the model is by its own
-text, -mean log2 p per generated character (mean over the primes); the last, for T = 1.0, the
-same model's bits per character on real text, the last 10% of the training file (held out for
-the LSTM and GRU, trained on by the vanilla seeds).
+{len(models)} models generate {L:,} characters from each of {P} primes (lines of the training text:
+{', '.join(f'`{p}`' for p in primes)})
+and a zero state, three ways: greedy, and multinomial draws from softmax(y / T) at temperatures
+0.5 and 1.0 (one draw each, sampling seed 1). The models:
+{models_text(plan, models, info)}.
+"Loop" is where a generated text becomes periodic to the end, the period repeated at least
+{LOOP_RULE['min_repeats']} times and covering at least {LOOP_RULE['min_length']} characters; its start
+counts from the first generated character after the prime (0: that one), its period is in
+characters. The second-last column is how surprised the model is by its own text, -mean log2 p
+per generated character (mean over the primes); the last, for T = 1.0, the same model's bits per
+character on real text (see "Own text vs real text").
 
-{loops_markdown(loops, real)}
+{loops_markdown(loops)}
 
-{sum(r[3] for r in greedy)} of the {sum(r[2] for r in greedy)} greedy texts fall into a loop, and
-{sum(r[3] for r in sampled)} of the {sum(r[2] for r in sampled)} multinomial ones. So yes, the results
-differ: greedy text is made of the model's most likely characters (the fewest bits per character on
-its own text) but repeats itself; multinomial text does not repeat, at the price of
-misspelt words (the table's share of words found in the training text; all texts and their
-word statistics:
-[decoding-samples.md](decoding-samples.md), [decoding.csv](decoding.csv),
-[decoding-loops.csv](decoding-loops.csv)). A loop, once there, lasts to the end of the {L:,}
-characters generated: that is as far as it is measured.
+{differ_text(loops, L)}
 
-{why_loops_text(L, forgetting)}
+{why_loops_text(L, primes, forgetting)}
 
-**Own text vs real text.** At T = 1.0 a model scores its own text {min(gaps):.2f} to {max(gaps):.2f}
-bits per character lower than real text. That is expected, not a flaw: its own text is drawn from
-exactly the distributions it predicts, so there is no mismatch between prediction and text; on real
-text the cross-entropy adds the mismatch (the Kullback-Leibler divergence from the text's
-distribution to the model's), which is never negative.
+{own_vs_real_text(loops, info)}
 
 {examples_text(plan, models, primes, first)}"""
 
 
-def why_loops_text(L, forgetting):
-    """Why greedy text loops: the state forgets, measured."""
+def differ_text(loops, L):
+    """Whether greedy and multinomial texts differ: loops, own-text bits, real words, counted."""
+    greedy = [r for r in loops if r[1] == "greedy"]
+    sampled = [r for r in loops if r[1] != "greedy"]
+    ng, Ng = sum(r[3] for r in greedy), sum(r[2] for r in greedy)
+    ns, Ns = sum(r[3] for r in sampled), sum(r[2] for r in sampled)
+    by = {(r[0], r[1]): r for r in loops}
+    names = list(dict.fromkeys(r[0] for r in loops))
+    others = [lab for lab, _, _ in DECODINGS[1:]]
+
+    def exceptions(col, greedy_best):
+        """The models where a multinomial decoding is not beaten by greedy in column col."""
+        out = []
+        for n in names:
+            g = by[n, "greedy"][col]
+            lost = [o for o in others
+                    if not (g < by[n, o][col] if greedy_best == "lowest" else g > by[n, o][col])]
+            if lost:
+                vs = joined(f"{by[n, o][col]:.3f} at {o}" for o in lost)
+                out.append(f"{joined([n])}: greedy {g:.3f} vs {vs}")
+        note = f" (not in {'; '.join(out)})" if out else ""
+        return len(names) - len(out), note
+    bits, bits_note = exceptions(8, "lowest")
+    words, words_note = exceptions(7, "highest")
+    t1_low = sum(by[n, "T = 1.0"][7] < min(by[n, o][7] for o in ["greedy"] + others if o != "T = 1.0")
+                 for n in names)
+    if ng * Ns != ns * Ng:
+        verdict = "So yes, the results differ, to begin with in how often the text loops."
+    else:
+        verdict = "In how often the text loops, the results do not differ."
+    M = len(names)
+    return f"""{ng} of the {Ng} greedy texts fall into a loop, and {ns} of the {Ns} multinomial ones.
+{verdict}
+Greedy text has the fewest bits per character on its own text in {bits} of {M} models{bits_note},
+and the largest share of words found in the training text in {words} of {M}{words_note};
+at T = 1.0 that share is the lowest of the three decodings in {t1_low} of {M}. (All texts
+and their word statistics: [decoding-samples.md](decoding-samples.md), [decoding.csv](decoding.csv),
+[decoding-loops.csv](decoding-loops.csv).) A loop, once there, lasts to the end of the {L:,}
+characters generated: that is as far as it is measured."""
+
+
+def why_loops_text(L, primes, forgetting):
+    """Why greedy text loops: determinism; and whether the network's forgetting brings the state
+    back, compared with where the loops start."""
     converge = sum(not math.isnan(r[1]) for r in forgetting)
+    groups = {"before": [], "after": [], "mixed": [], "none": []}
+    for r in forgetting:
+        kind = "none" if not r[4] else "before" if r[7] == r[4] else "after" if r[7] == 0 else "mixed"
+        groups[kind].append(r[0])
+    said = []
+    if groups["before"]:
+        said.append(f"For {joined(groups['before'])}, every loop starts before the two states agree, or "
+                    f"they never do:\nthe text repeats before the states have forgotten where they started "
+                    f"(to that precision), so forgetting is not shown to be the cause of these loops.")
+    if groups["after"]:
+        said.append(f"For {joined(groups['after'])}, every loop starts after the states agree: consistent\n"
+                    f"with forgetting bringing the state back, though that does not show it is the cause.")
+    if groups["mixed"]:
+        said.append(f"For {joined(groups['mixed'])}, some loops start before the states agree and some "
+                    f"after: not shown either way.")
+    if groups["none"]:
+        said.append(f"For {joined(groups['none'])}, no greedy text loops.")
     return f"""**Why greedy text loops.** Greedy decoding is deterministic: the next character is a
-function of the state, and the next state a function of the state and that character. The network also
-forgets where it started: two states (after the first two primes) fed the same {L:,} characters
-come together, by the factor per step below, until they agree to one part in a million, in
-{converge} of the {len(forgetting)} models (n/a: not within the {L:,}
-characters; a factor near 1 means the two states stay apart, each in a state of its own):
+function of the state, and the next state a function of the state and that character. So once the
+state comes back near enough to one it had before that the same characters are again the most
+likely, the text repeats what followed it then, and keeps repeating: a loop. Multinomial sampling
+draws fresh randomness at every step, so the same state need not be followed by the same character.
+
+Is it the network's forgetting (states fed the same characters come together) that brings the state
+back? Per model, the two states after the primes `{primes[0]}` and `{primes[min(1, len(primes) - 1)]}`
+are fed the same {L:,} characters, that model's greedy text from the prime `{primes[-1]}` (without
+the prime), until they agree to one part in a million: in {converge} of the {len(forgetting)} models (n/a: not
+within the {L:,} characters; a factor near 1 means the two states stay apart). Beside it, where
+that model's greedy texts loop:
 
 {forgetting_markdown(forgetting)}
 
-Where they do, after that many characters the state depends, to that precision, only on the
-characters just read, not on anything before them. When greedy decoding produces again a stretch of
-text about that long, the state is again (nearly) what it was the first time, and the text
-continues as it did the first time, and so on: a loop. Repeating some text alone would not do it:
-the state is a vector of real numbers, and it is the forgetting (the same contraction that makes
-the gradient vanish, section 5) that brings it back to where it was. Multinomial sampling draws
-fresh randomness at every step, so the same stretch of text need not be followed by the same
-character. (Data:
+{chr(10).join(said)}
+This is one pair of starting states and one fed text per model. (Data:
 [forgetting.csv](forgetting.csv).)"""
+
+
+def own_vs_real_text(loops, info):
+    """Own-text vs real-text bits per character at T = 1.0: the signed differences, and which
+    real text each model is scored on."""
+    t1 = [r for r in loops if r[1] == "T = 1.0"]
+    diffs = [(r[0], r[9] - r[8]) for r in t1]
+    own_lower, real_lower = sum(d > 0 for _, d in diffs), sum(d < 0 for _, d in diffs)
+    vf = {n: info[n]["val_frac"] for n, _ in diffs}
+    groups = [("held out for", [n for n in vf if vf[n] >= REAL_FRAC]),
+              ("trained on by", [n for n in vf if vf[n] == 0]),
+              ("partly held out for", [n for n in vf if 0 < vf[n] < REAL_FRAC])]
+    groups = [(how, ns) for how, ns in groups if ns]
+    which = "; ".join(f"{how} {joined(ns)}" for how, ns in groups)
+    unlike = "So the models are not scored on like text; each" if len(groups) > 1 else "Each"
+    return f"""**Own text vs real text.** At T = 1.0, real-text minus own-text bits per character:
+{'; '.join(f'{joined([n])} {d:+.2f}' for n, d in diffs)}.
+Own text scores lower in {own_lower} of the {len(diffs)} models, real text lower in {real_lower}.
+The two measure different things: own-text bits estimate the model's own entropy (its text is
+drawn from the distributions it predicts); real-text bits are the cross-entropy of real text
+under the model, the text's entropy plus the Kullback-Leibler divergence from the text's
+distribution to the model's. No sign of their difference follows from that. The real text is
+the last {REAL_FRAC:.0%} of the training file: {which}.
+{unlike} own-text number is from one draw per prime."""
 
 
 def examples_text(plan, models, primes, first):

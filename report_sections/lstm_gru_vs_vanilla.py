@@ -6,11 +6,15 @@ LSTM's parameter count tells size apart from the cell's design.
 Runs: cells/<run>/seed-N for run in rnn, rnn-big (hidden size plan.big_hidden), lstm, gru and
 every seed of cell_seeds (cell_iters iterations each, the last tenth of the text held out,
 evaluated every eval_every iterations), and their outcomes in logs/cells-<run>-seed-N.json
-(iterations and seconds: the speed).
+(the trainer's own iterations per second, evaluations included). The time of one update of each
+run (lossFun and Adagrad) is measured in this process (runs.seconds_per_update): the equal-time
+comparison rests on it, not on how busy the machine was while the runs trained.
 Writes: cells-heldout.png/.csv (held-out bits per character against iteration and against
 seconds), cells.csv (one row per run), cells-summary.csv (mean and sd per cell).
 """
 import re
+
+import numpy as np
 
 import analysis as a
 import min_char_rnn as m
@@ -19,7 +23,7 @@ from charrnn.logs import bits_per_char
 from charrnn.text import heldout_streams, split_heldout
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
 from report_sections.plan import CELL_RUNS
-from report_sections.runs import checkpoint, heldout_columns
+from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, seconds_per_update
 from report_sections.training import training_speed
 
 
@@ -29,10 +33,11 @@ CONTENTS = "Vanilla RNN vs LSTM vs GRU"
 
 COLUMNS = ["cell", "seed", "hidden size", "parameters", "final held-out bpc", "lowest held-out bpc",
            "training-text bpc", "held-out minus training-text bpc", "iterations per second",
-           "training seconds", "held-out bpc at equal seconds"]
+           "milliseconds per update (measured)", "seconds of updates", "held-out bpc at equal seconds"]
 SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc",
            "mean gap held-out minus training", "mean held-out bpc at equal seconds",
-           "sd held-out bpc at equal seconds", "mean iterations per second"]
+           "sd held-out bpc at equal seconds", "mean iterations per second (trainer's own)",
+           "milliseconds per update (measured)"]
 
 
 def label(plan, run):
@@ -44,8 +49,10 @@ def section(plan, out):
     """(page text, summary line) of the comparison of the cells."""
     runs = [(run, seed) for run in CELL_RUNS for seed in plan.s["cell_seeds"]]
     curves = {k: heldout_columns(plan.path("cells", k[0], f"seed-{k[1]}")) for k in runs}
-    speeds = {k: training_speed(plan.log_path(f"cells/{k[0]}/seed-{k[1]}", "json")) for k in runs}
-    equal_s = min(secs for _, secs in speeds.values())  # the fastest run's whole training time
+    per_update = update_seconds(plan)
+    speeds = {k: (training_speed(plan.log_path(f"cells/{k[0]}/seed-{k[1]}", "json"))[0], per_update[k[0]])
+              for k in runs}
+    equal_s = min(per_update.values()) * plan.s["cell_iters"]  # the fastest run's seconds of updates
     train_text = training_slice(plan)
     table = [cell_row(plan, k, curves[k], speeds[k], equal_s, train_text) for k in runs]
     summary_rows = summarise(plan, table)
@@ -60,6 +67,20 @@ def section(plan, out):
     summary = "  held-out bits per character (mean of seeds): " + ", ".join(
         f"{r[0]} {r[3]:.3f}" for r in summary_rows)
     return page_text(plan, hp, fig_name, table, summary_rows, equal_s), summary
+
+
+def update_seconds(plan):
+    """Per run of CELL_RUNS: the seconds of one update (lossFun and Adagrad, one core), measured
+    here on its first seed's weights and the training text."""
+    _, data = m.build_vocab(plan.text)
+    train_part, _ = split_heldout(data, 0.1)
+    out = {}
+    for run in CELL_RUNS:
+        state = checkpoint(plan.path("cells", run, f"seed-{plan.s['cell_seeds'][0]}"))
+        params = {k: v.copy() for k, v in state["params"].items()}
+        out[run] = seconds_per_update(cell_module(state["hparams"]["cell"]), params, train_part,
+                                      state["hparams"]["seq_length"], TIMING_CHARS)
+    return out
 
 
 def training_slice(plan):
@@ -81,10 +102,11 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]),
                           state["hprev"])  # each stream from the carried state, as the trainer reads
     train_bpc = bits_per_char(nats, int((targets >= 0).sum()))
-    rate, secs = speed
-    at_equal = a.value_at(it / rate, bpc, equal_s)
+    rate, spu = speed
+    at_equal = a.value_at(it * spu, bpc, equal_s)
     return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),
-            float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, secs, at_equal]
+            float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, 1e3 * spu, it[-1] * spu,
+            at_equal]
 
 
 def summarise(plan, table):
@@ -94,10 +116,10 @@ def summarise(plan, table):
         mine = [r for r in table if r[0] == label(plan, run)]
         held, _, _, _ = a.spread([r[4] for r in mine])
         sd = a.spread([r[4] for r in mine])[1]
-        eq_m, eq_sd, _, _ = a.spread([r[10] for r in mine])
+        eq_m, eq_sd, _, _ = a.spread([r[11] for r in mine])
         rows.append([label(plan, run), len(mine), mine[0][3], held, sd,
                      a.spread([r[7] for r in mine])[0], eq_m, eq_sd,
-                     a.spread([r[8] for r in mine])[0]])
+                     a.spread([r[8] for r in mine])[0], mine[0][9]])
     return rows
 
 
@@ -109,11 +131,12 @@ def heldout_figure(out, plan, curves, speeds, equal_s):
         style = dict(marker=MARKERS[i], markersize=2.5, linewidth=1, **STYLES[i])
         lab = label(plan, run) if seed == plan.s["cell_seeds"][0] else None
         axes[0].plot(it, bpc, label=lab, **style)
-        axes[1].plot(it / speeds[(run, seed)][0], bpc, **style)
+        axes[1].plot(it * speeds[(run, seed)][1], bpc, **style)
     axes[1].axvline(equal_s, color="0.3", linewidth=0.8)
     axes[0].set(xlabel="iteration", ylabel="held-out bits per character",
                 title=f"equal iterations ({len(plan.s['cell_seeds'])} seeds per cell)")
-    axes[1].set(xlabel="seconds of training", title="equal training time (line: the fastest run's end)")
+    axes[1].set(xlabel="seconds of updates (iterations x measured seconds per update)",
+                title="equal training time (line: the fastest run's end)")
     for ax in axes:
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -149,7 +172,11 @@ def versus(rows, name_a, name_b, col=3, sd_col=4):
         verdict = f"between one and two seed sds ({sd:.3f}): not conclusive with {ra[1]} seeds"
     else:
         verdict = f"smaller than the seed spread (sd {sd:.3f}): no difference shown"
-    return f"{name_a} {ra[col]:.3f} vs {name_b} {rb[col]:.3f}: {diff:+.3f} bpc, {verdict}"
+    if diff == 0:
+        return f"{name_a} {ra[col]:.3f}, {name_b} {rb[col]:.3f}: equal, {verdict}"
+    low, high = (name_a, name_b) if diff > 0 else (name_b, name_a)
+    return (f"{name_a} {ra[col]:.3f}, {name_b} {rb[col]:.3f}: the {low} lower by {abs(diff):.3f} bpc "
+            f"(better), {verdict}")
 
 
 def comparisons(plan, rows, col, sd_col):
@@ -160,20 +187,77 @@ def comparisons(plan, rows, col, sd_col):
     return "\n".join(f"- {versus(rows, x, y, col, sd_col)}" for x, y in pairs)
 
 
+def past_best(hp, rise):
+    """In words: whether the larger vanilla RNN's held-out bpc ended above its lowest point
+    (rise: final minus lowest, per seed)."""
+    each = ", ".join(f"{x:.3f}" for x in rise)
+    if np.mean(rise) > 0.01:
+        return (f"Its held-out bpc ends {np.mean(rise):.3f} above its own lowest point on average (each "
+                f"seed: {each}): it was past its best, which suggests the shared learning rate "
+                f"{hp['learning_rate']} does not suit it.")
+    return (f"Its held-out bpc ends within 0.01 of its own lowest point (each seed: {each}); its learning "
+            f"rate, {hp['learning_rate']}, is the shared one, not tuned for it.")
+
+
+def apart(x, ref):
+    """In words: x against ref, in bpc ("0.478 lower")."""
+    return f"{abs(x - ref):.3f} {'lower' if x < ref else 'higher'}"
+
+
+def worse_or_better(x, ref):
+    return "higher (worse)" if x > ref else "lower (better)"
+
+
+def advantages(plan, hp, table, rows, equal_s):
+    """The answer to the exercise's question, from the runs: the gated cells against the vanilla
+    RNN at equal iterations, the larger vanilla RNN, and the cost in time."""
+    by = {r[0]: r for r in rows}
+    van, big, lstm, gru = (by[label(plan, k)] for k in ("rnn", "rnn-big", "lstm", "gru"))
+    sd = max(r[4] for r in rows)
+    big_runs = [r for r in table if r[0] == big[0]]
+    rise = [r[4] - r[5] for r in big_runs]  # final minus lowest held-out bpc
+    at_equal = {r[0]: round(equal_s / (r[9] / 1e3)) for r in table if r[1] == plan.s["cell_seeds"][0]}
+    return f"""\
+**Advantages of the LSTM and the GRU over a vanilla RNN** (the exercise's question), as far as these
+runs show them:
+
+- Per update: at {plan.s['cell_iters']:,} iterations the LSTM's held-out bpc is {apart(lstm[3], van[3])}
+  and the GRU's {apart(gru[3], van[3])} than the vanilla RNN's ({van[3]:.3f}; the largest seed sd of the
+  four is {sd:.3f}, and the list above says which differences exceed twice it).
+- Not by size alone: the vanilla RNN with hidden size {plan.big_hidden} ({big[2]:,} parameters, the LSTM
+  has {lstm[2]:,}) ends at {big[3]:.3f}, {worse_or_better(big[3], van[3])} than the default one.
+  {past_best(hp, rise)} So this control separates size from the gates only at this learning rate.
+- Why, in the equations: a gated cell carries its state through a gated sum (c_t = f * c_(t-1) +
+  i * g in the LSTM, h_t = (1 - u) * n + u * h_(t-1) in the GRU), so its gradient survives more
+  steps back than the vanilla RNN's (section 5 measures it) and it can carry a character further
+  (section 7 measures that).
+- Their cost: one update takes {lstm[9] / van[9]:.1f} (LSTM) and {gru[9] / van[9]:.1f} (GRU) times as
+  long as the vanilla RNN's (measured, the table above). After equal training time ({equal_s:.3g} s of
+  updates) the LSTM's held-out bpc is {lstm[6]:.3f} and the GRU's {gru[6]:.3f}, against the vanilla RNN's
+  {van[6]:.3f}: the LSTM's is {worse_or_better(lstm[6], van[6])}, the GRU's {worse_or_better(gru[6], van[6])}.
+  At that time they have made fewer updates (seed {plan.s['cell_seeds'][0]}: LSTM {at_equal[lstm[0]]:,}, GRU
+  {at_equal[gru[0]]:,}, vanilla RNN {at_equal[van[0]]:,}), so they have also read different stretches
+  of the text.
+
+The "it/s (trainer)" column below is the trainer's own count, held-out evaluations included, with
+{plan.args.jobs} runs sharing the machine's cores: it depends on the load, so no comparison rests on it."""
+
+
 def page_text(plan, hp, fig_name, table, rows, equal_s):
     md = [[r[0], r[1], f"{r[3]:,}", f"{r[4]:.3f}", f"{r[6]:.3f}", f"{r[7]:+.3f}", f"{r[8]:.0f}",
-           f"{r[9]:.0f}", f"{r[10]:.3f}"] for r in table]
+           f"{r[9]:.3f}", f"{r[10]:.0f}", f"{r[11]:.3f}"] for r in table]
     runs_md = md_table(["cell", "seed", "parameters", "final held-out bpc", "training-text bpc",
-                        "gap", "it/s", "seconds", f"held-out bpc at {equal_s:.0f} s"], md)
+                        "gap", "it/s (trainer)", "ms per update", "seconds of updates",
+                        f"held-out bpc at {equal_s:.3g} s"], md)
     sm = [[r[0], f"{r[2]:,}", f"{r[3]:.3f} ± {r[4]:.3f}", f"{r[5]:+.3f}", f"{r[6]:.3f} ± {r[7]:.3f}",
-           f"{r[8]:.0f}"] for r in rows]
+           f"{r[9]:.3f}"] for r in rows]
     sum_md = md_table(["cell", "parameters", f"held-out bpc at {plan.s['cell_iters']:,} iterations",
-                       "gap (held-out minus training text)", f"held-out bpc at {equal_s:.0f} s",
-                       "iterations per second"], sm)
+                       "gap (held-out minus training text)", f"held-out bpc at {equal_s:.3g} s",
+                       "ms per update (measured)"], sm)
     n = len(plan.s["cell_seeds"])
     return f"""\
-Each cell trained with {n} seed(s) ({', '.join(map(str, plan.s['cell_seeds']))}), the same optimizer
-(Adagrad), learning rate ({hp['learning_rate']}, shared by all cells and tuned for none of them: a
+Each cell trained with {n} seed{'s' if n > 1 else ''} ({', '.join(map(str, plan.s['cell_seeds']))}), the same
+optimizer (Adagrad), learning rate ({hp['learning_rate']}, shared by all cells and tuned for none of them: a
 cell's own best learning rate could change its rank, which is not measured here), chunk length
 ({hp['seq_length']}) and data, {plan.s['cell_iters']:,} iterations each. The vanilla RNN, the LSTM and
 the GRU have hidden size {hp['hidden_size']}; the gated cells then have more parameters, so a vanilla RNN
@@ -187,9 +271,12 @@ makes the two stretches of text differ in difficulty).
 ![Held-out bits per character]({fig_name})
 
 Mean ± standard deviation over the {n} seeds (sample sd), and the held-out bpc after equal training
-time: {equal_s:.0f} seconds, the whole training time of the fastest run, read off each run's curve
-(seconds = iteration / the run's own iterations per second; evaluations between the points
-are interpolated):
+time: {equal_s:.3g} seconds of updates, as long as the fastest run's {plan.s['cell_iters']:,} updates
+take, read off each run's curve (seconds = iterations times the milliseconds of one update,
+measured in the report's process as CPU seconds on one core: the fastest of three repeats of about
+{TIMING_CHARS:,} characters of lossFun and Adagrad, so it does not depend on what else the machine
+ran during training; held-out evaluations and logging are not counted; evaluations between the
+points are interpolated):
 
 {sum_md}
 
@@ -197,18 +284,11 @@ Each difference against the spread between seeds, at equal iterations:
 
 {comparisons(plan, rows, 3, 4)}
 
-and at equal training time ({equal_s:.0f} s):
+and at equal training time ({equal_s:.3g} s):
 
 {comparisons(plan, rows, 6, 7)}
 
-**Advantages of the LSTM and the GRU over a vanilla RNN** (the exercise's question), as far as these
-runs show them: where a difference above is larger than the seed spread, it is one; the vanilla
-RNN with the LSTM's parameter count separates the effect of size from that of the gates. The
-mechanism: a gated cell carries its state through a gated sum (c_t = f * c_(t-1) + i * g in
-the LSTM, h_t = (1 - u) * n + u * h_(t-1) in the GRU), so its gradient survives more steps back
-than the vanilla RNN's (section 5 measures it). Their cost: more parameters at the same hidden
-size and fewer iterations per second (the trainer's own count, held-out evaluations included,
-with {plan.args.jobs} runs sharing the machine's cores, so the seconds are this machine's).
+{advantages(plan, hp, table, rows, equal_s)}
 
 All runs:
 

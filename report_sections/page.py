@@ -60,9 +60,12 @@ class Output:
 
 def csv_cell(v):
     """A value as a CSV cell: numbers (NumPy's too) as Python writes them, all digits kept,
-    so that float() reads back the same number; nan as an empty cell."""
+    so that float() reads back the same number; a number that is not there (nan or None) as
+    "nan", which float() reads too."""
+    if v is None:
+        return "nan"
     if isinstance(v, (float, np.floating)):
-        return "" if math.isnan(v) else repr(float(v))
+        return repr(float(v))  # nan as "nan", inf as "inf"
     if isinstance(v, np.integer):
         return int(v)
     return v

@@ -36,7 +36,8 @@ from report_sections import bptt_runs
 # suite's end-to-end run on a small text (seconds). Per section: exercise_* and seeds (1), the
 # greedy texts' length and primes (2), stop_at, after and update_steps (3), cell_* (4: every cell
 # and a vanilla RNN as large as the LSTM, cell_seeds seeds each), grad_* (5), recall_* (7: lengths
-# L, truncations, seeds, hidden size, learning rate, characters seen per run), trunc_* (8).
+# L, truncations, seeds, hidden size, learning rate, characters seen per run; recall_more: longer
+# training at one L, or None), trunc_* (8).
 SCALES = {
     "full": dict(exercise_iters=100000, seeds=(1, 2, 3), sample_length=600, favourites_from=100,
                  greedy_length=2000, primes=5,
@@ -45,17 +46,18 @@ SCALES = {
                  grad_streams=256, grad_k=120, grad_warmup=50,
                  recall_L=(5, 10, 20, 40, 80, 120), recall_seq=(25, 250), recall_seeds=(1, 2),
                  recall_hidden=32, recall_lr=0.1, recall_chars=400_000,
+                 recall_more=dict(L=40, seq=(25, 50), chars=3_200_000, seeds=(1, 2)),
                  trunc_cells=("rnn", "lstm"), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=600_000,
                  trunc_eval_chars=60_000, status_every=10.0),
-    "quick": dict(exercise_iters=10000, seeds=(1, 2, 3), sample_length=300, favourites_from=10,
+    "quick": dict(exercise_iters=5000, seeds=(1, 2, 3), sample_length=300, favourites_from=10,
                   greedy_length=2000, primes=5,
-                  stop_at=5000, after=1000, update_steps=5,
-                  cell_iters=4000, cell_seeds=(1, 2, 3), eval_every=1000, hidden_size=None,
+                  stop_at=2000, after=500, update_steps=5,
+                  cell_iters=2000, cell_seeds=(1, 2), eval_every=1000, hidden_size=None,
                   grad_streams=64, grad_k=100, grad_warmup=25,
-                  recall_L=(5, 20, 40, 120), recall_seq=(25, 250), recall_seeds=(1,),
-                  recall_hidden=32, recall_lr=0.1, recall_chars=100_000,
-                  trunc_cells=("rnn", "lstm"), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=100_000,
-                  trunc_eval_chars=10_000, status_every=5.0),
+                  recall_L=(5, 20, 120), recall_seq=(25, 250), recall_seeds=(1,),
+                  recall_hidden=32, recall_lr=0.1, recall_chars=80_000, recall_more=None,
+                  trunc_cells=("rnn",), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=50_000,
+                  trunc_eval_chars=25_000, status_every=5.0),
     "tiny": dict(exercise_iters=300, seeds=(1, 2, 3), sample_length=120, favourites_from=3,
                  greedy_length=300, primes=5,
                  stop_at=200, after=60, update_steps=3,
@@ -63,6 +65,7 @@ SCALES = {
                  grad_streams=16, grad_k=100, grad_warmup=5,
                  recall_L=(5, 10), recall_seq=(5, 25), recall_seeds=(1,),
                  recall_hidden=8, recall_lr=0.1, recall_chars=1000,
+                 recall_more=dict(L=10, seq=(5, 25), chars=2000, seeds=(1,)),
                  trunc_cells=("rnn",), trunc_seq=(5, 10, 25, 50, 100, 200), trunc_chars=2000,
                  trunc_eval_chars=1000, status_every=2.0),
 }

@@ -1,12 +1,19 @@
 """Reading a finished run's files: its loss and held-out curves, its training samples, its
-checkpoint. The sections read runs only through these (and charrnn's readers)."""
+checkpoint. The sections read runs only through these (and charrnn's readers). And the one
+timing of an update that the sections compare runs by (seconds_per_update)."""
+import math
 import os
 import re
+import time
 
 import numpy as np
 
+import min_char_rnn as m
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import read_log
+
+
+TIMING_CHARS = 4000  # characters per timing repeat of seconds_per_update (fewer at small scales)
 
 
 def checkpoint(run):
@@ -40,3 +47,24 @@ def read_samples(path, length):
         out.append((int(head.group(1)), content[head.end():head.end() + length]))
         pos = head.end() + length + 1  # the sample, then a newline
     return out
+
+
+def seconds_per_update(mod, params, data, T, chars):
+    """The fastest of three repeats of ceil(chars / T) updates (lossFun, then Adagrad on the flat
+    parameter vector, as train() does), in seconds per update: CPU seconds of this process (with
+    one BLAS thread, the report's), so other processes sharing the cores do not count."""
+    vec, views = m.flat_views(params)
+    mem, grads = np.zeros_like(vec), np.empty_like(vec)
+    n = max(3, math.ceil(chars / T))
+    best = math.inf
+    for _ in range(3):
+        h, p = mod.zero_state(params["Whh"].shape[1]), 0
+        t0 = time.process_time()
+        for _ in range(n):
+            if p + T + 1 >= len(data):
+                p = 0
+            _, *_, h = mod.lossFun(data[p:p + T], data[p + 1:p + T + 1], h, views, grads)
+            m.adagrad_update(vec, grads, mem, 0.1)
+            p += T
+        best = min(best, (time.process_time() - t0) / n)
+    return best

@@ -4,9 +4,12 @@ seeds differ, and which of its training samples are the favourites?
 Runs: exercise/seed-1, seed-2, seed-3 (the vanilla RNN, exercise_iters iterations each).
 Writes: exercise-loss.png (the three smoothed curves), exercise-loss-seed-N.png (one run's
 chunk and smoothed loss), exercise-loss.csv, exercise-seeds.csv (final and lowest loss per
-seed, mean and spread), favourite-samples.csv (the last training samples, ranked by real words).
+seed, mean and spread), exercise-correlation.csv (how closely the seeds' losses follow each
+other), favourite-samples.csv (the last training samples, ranked by real words).
 """
+import collections
 import os
+import re
 
 import numpy as np
 
@@ -20,6 +23,7 @@ from report_sections.runs import checkpoint, loss_columns, read_samples
 NAME = "exercise"
 HEADING = "The exercise: three seeds of the vanilla RNN"
 CONTENTS = "The exercise: three seeds"
+SMOOTHING = 0.999  # the smoothed loss's factor, as in min_char_rnn.py's training loop
 
 
 def section(plan, out):
@@ -33,14 +37,19 @@ def section(plan, out):
     loss_csv(out, curves)
     table, stats = seed_table(curves, T)
     seeds_csv(out, table, stats, T)
-    ranked = favourite_samples(plan, runs, hp)
+    corr = correlations(curves)
+    out.csv("exercise-correlation.csv", ["run", "from iteration", "logged rows", "chunk loss, same iteration",
+                                         "chunk loss, one logged row apart", "smoothed loss, same iteration"],
+            corr)
+    ranked, seed_of = favourite_samples(plan, runs, hp)
     out.csv("favourite-samples.csv", ["sample", "share of words in the training text",
                                       "distinct known words", "words", "text"],
             [[n, sh, dk, nw, t] for n, t, sh, dk, nw in ranked])
     program, lengths = program_text(plan, runs)
     out.csv("fc-vs-rnn.csv", ["network", "characters of context", "parameters",
                               "bits per character of the next character"], lengths)
-    page = program + "\n" + page_text(plan, hp, runs, figures, seeds_markdown(table, stats, T), ranked)
+    page = program + "\n" + page_text(plan, hp, runs, figures, (table, stats), corr,
+                                       pick_candidates(ranked, seed_of))
     (fm, fsd, _, _), _ = stats
     summary = (f"  exercise: final smoothed loss {fm:.2f} ± {fsd:.2f} ({bits_per_char(fm, T):.3f} "
                f"bits per character), mean ± sd of {len(runs)} seeds")
@@ -60,7 +69,7 @@ def context_rows(plan, state, lengths=(3, 50), n=2000):
         rows.append(["vanilla RNN (the same trained weights)", length, a.rnn_parameters(V, H), bits])
     rows += [["fully-connected, 3 layers", length, a.fc_parameters([length * V, H, H, V]), float("nan")]
              for length in lengths]
-    return rows
+    return rows, len(ends)
 
 
 def program_text(plan, runs):
@@ -69,11 +78,14 @@ def program_text(plan, runs):
     state = checkpoint(runs[next(iter(runs))])
     hp, chars = state["hparams"], state["chars"]
     V, H, T = len(chars), hp["hidden_size"], hp["seq_length"]
-    rows = context_rows(plan, state)
+    rows, positions = context_rows(plan, state)
     shown = "".join(chars).replace("\n", "\\n").replace("`", "'")
+    untrained = "not trained: parameter count only"
     md = md_table(["network", "characters of context", "parameters", "bits per character"],
-                  [[r[0], r[1], f"{r[2]:,}", f2(r[3], 3) if r[3] == r[3] else "cannot run on another length"]
-                   for r in rows])
+                  [[r[0], r[1], f"{r[2]:,}", f2(r[3], 3) if r[3] == r[3] else untrained] for r in rows])
+    held = hp.get("val_frac") or 0
+    trained_on = ("all of which seed {} was trained on (nothing held out)" if not held else
+                  f"seed {{}} was trained on all but its last {held:.0%}").format(next(iter(runs)))
     text = f"""\
 **What `lossFun` implements**: a character-level, many-to-many vanilla (Elman) recurrent network
 with one hidden layer of {H} tanh units: at every step t it reads one character x_t (one-hot),
@@ -96,8 +108,8 @@ l; and (2) it **reads the input one character per step and carries a state**, so
 run on any length, and each step gives a prediction; the fully-connected network takes exactly l
 characters at once, in its first layer only. The same trained weights (seed {next(iter(runs))})
 on contexts of 3 and of 50 characters, each read from a zero state, predicting the character after
-it at {min(2000, len(plan.text))} positions of the text; the fully-connected network with hidden
-layers of {H} on l one-hot characters ({V} x l inputs), for its size:
+it at {positions:,} positions spread evenly over `{plan.args.text}`, {trained_on};
+the fully-connected network (hidden layers of {H} on l one-hot characters, {V} x l inputs), for its size:
 
 {md}
 
@@ -164,11 +176,68 @@ def seed_table(curves, T):
 
 def seeds_csv(out, table, stats, T):
     (fm, fsd, _, _), (lm, lsd, _, _) = stats
+    nan = float("nan")  # the summary rows have no iteration
     out.csv("exercise-seeds.csv", ["run", "last iteration", "final smoothed loss", "final bpc",
                                    "lowest smoothed loss", "lowest bpc", "iteration of lowest"],
-            table + [["mean", "", fm, bits_per_char(fm, T), lm, bits_per_char(lm, T), ""],
-                     ["standard deviation", "", fsd, bits_per_char(fsd, T), lsd,
-                      bits_per_char(lsd, T), ""]])
+            table + [["mean", nan, fm, bits_per_char(fm, T), lm, bits_per_char(lm, T), nan],
+                     ["standard deviation", nan, fsd, bits_per_char(fsd, T), lsd,
+                      bits_per_char(lsd, T), nan]])
+
+
+def corr(x, y):
+    """Pearson correlation of two series (nan for fewer than 3 values or a constant one)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def correlations(curves, share=0.05):
+    """Rows of exercise-correlation.csv, one per pair of seeds, over the rows both logged after
+    the first steep descent (the first `share` of the iterations, as the figure's y range): the
+    correlation of their chunk losses at the same iteration (the same chunk of text), with one
+    run a logged row later (another chunk), and of their smoothed losses."""
+    seeds = list(curves)
+    last = max(int(c[0].max()) for c in curves.values())
+    rows = []
+    for i, s1 in enumerate(seeds):
+        for s2 in seeds[i + 1:]:
+            its = sorted(set(curves[s1][0].tolist()) & set(curves[s2][0].tolist()))
+            its = [t for t in its if t >= share * last]
+            col = {s: dict(zip(curves[s][0].tolist(), zip(curves[s][1], curves[s][2]))) for s in (s1, s2)}
+            loss = {s: [col[s][t][0] for t in its] for s in (s1, s2)}
+            smooth = {s: [col[s][t][1] for t in its] for s in (s1, s2)}
+            rows.append([f"seed {s1} and seed {s2}", its[0] if its else float("nan"), len(its),
+                         corr(loss[s1], loss[s2]), corr(loss[s1][1:], loss[s2][:-1]),
+                         corr(smooth[s1], smooth[s2])])
+    return rows
+
+
+def together_text(corr_rows, table, every):
+    """Whether the seeds' curves move together, from the correlations and the table."""
+    if not corr_rows:
+        return "One seed: nothing to compare it with."
+    same, apart, smooth = ([r[k] for r in corr_rows] for k in (3, 4, 5))
+
+    def span(v):
+        lo, hi = min(v), max(v)
+        return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
+
+    if any(v != v for v in same + apart + smooth):
+        return "Too few logged rows to correlate the seeds' losses."
+    text = (f"Two seeds' chunk losses at the same iteration (the same chunk: every run reads the text "
+            f"in the same order) correlate with r = {span(same)} (smoothed losses: {span(smooth)}), but "
+            f"one logged row apart ({every:,} iterations, another chunk) with r = {span(apart)} only "
+            f"(logged rows from iteration {corr_rows[0][1]:,}, after the first steep descent). ")
+    if min(same) > 0.5 and max(apart) < min(same) / 2:
+        text += ("So the curves move together, and their bumps are harder and easier stretches of "
+                 "the text, not noise of the seed")
+    else:
+        text += "So the bumps are not simply the text's: the seed shapes them too"
+    lows = {r[6] for r in table}
+    if len(table) > 1 and len(lows) == 1:
+        text += f"; all {len(table)} runs reach their lowest smoothed loss at one iteration, {lows.pop():,}"
+    return text + "."
 
 
 def seeds_markdown(table, stats, T):
@@ -185,70 +254,115 @@ def seeds_markdown(table, stats, T):
 
 def favourite_samples(plan, runs, hp):
     """The last favourites_from training samples of each run, best first by their real words:
-    (name, text, share of known words, distinct known words, words)."""
-    samples = []
+    [(name, text, share of known words, distinct known words, words)], and {name: seed}."""
+    samples, seed_of = [], {}
     for seed, run in runs.items():
         got = read_samples(os.path.join(run, "samples.txt"), hp["sample_length"])[-plan.s["favourites_from"]:]
-        samples += [(f"seed {seed}, iteration {it:,}", text) for it, text in got]
-    return a.rank_samples(samples, plan.vocabulary)
+        for it, text in got:
+            seed_of[f"seed {seed}, iteration {it:,}"] = seed
+            samples.append((f"seed {seed}, iteration {it:,}", text))
+    return a.rank_samples(samples, plan.vocabulary), seed_of
 
 
-def shows(text, known):
-    """What a sample shows the model has learnt of a play's form, in words."""
-    real, invented, stage, lines = a.sample_features(text, known)
+def pick_candidates(ranked, seed_of, k=3):
+    """The k candidates: the best-ranked sample of each run first (so they come from different
+    runs where there are k runs), then the next best; in rank order. Returns (candidates,
+    whether they all come from different runs)."""
+    chosen, seen = [], set()
+    for r in ranked:
+        if seed_of[r[0]] not in seen and len(chosen) < k:
+            chosen.append(r)
+            seen.add(seed_of[r[0]])
+    chosen += [r for r in ranked if r not in chosen][:k - len(chosen)]
+    chosen.sort(key=ranked.index)
+    return chosen, len({seed_of[r[0]] for r in chosen}) == len(chosen)
+
+
+def headings(text):
+    """How often each speaker heading occurs in a text."""
+    return collections.Counter(a.SPEAKER.findall(text))
+
+
+def shows(text, known, vocabulary):
+    """What a sample shows the model has learnt of a play's form, in words. known: the
+    training text's headings and their counts; vocabulary: its words (lower-cased). A heading
+    that is not one of the training text's is told apart by where its name occurs there: part
+    of a heading (ANDREW in SIR ANDREW), a word of the text, or (some word of it) nowhere."""
+    real, other, stage, lines = a.sample_features(text, known)
     said = [f"line structure: {lines} non-empty lines"]
     if real:
-        said.append("speaker headings with names of the plays (" + ", ".join(f"`{h}`" for h in real) + ")")
-    if invented:
-        said.append("headings in that form with invented names ("
-                    + ", ".join(f"`{h}`" for h in invented) + ")")
+        said.append("speaker headings of the training text ("
+                    + ", ".join(f"`{h}`, {known[h]:,} times there" for h in real) + ")")
+    part, word, absent = [], [], []
+    for h in other:
+        within = [k for k in known if re.search(rf"(?<![A-Z']){re.escape(h)}(?![A-Z'])", k)]
+        if within:
+            k = max(within, key=lambda k: known[k])
+            part.append(f"`{h}`, from the heading `{k}`, {known[k]:,} times there")
+        elif all(w in vocabulary for w in a.words(h)):
+            word.append(f"`{h}`")
+        else:
+            absent.append(f"`{h}`")
+    if part:
+        said.append("headings cut from the training text's (" + "; ".join(part) + ")")
+    if word:
+        said.append("headings of words of the training text, never a heading there (" + ", ".join(word) + ")")
+    if absent:
+        said.append("headings with a word found nowhere in the training text (" + ", ".join(absent) + ")")
     if stage:
         said.append("stage directions (" + ", ".join(f"`{d}`" for d in stage) + ")")
-    if not (real or invented):
+    if not (real or other):
         said.append("no speaker heading")
     return "; ".join(said) + "."
 
 
-def page_text(plan, hp, runs, figures, seeds_md, ranked):
+def page_text(plan, hp, runs, figures, seeds, corr_rows, candidates):
     T, k = hp["seq_length"], plan.s["favourites_from"]
     overlay, singles = figures[0], figures[1:]
+    table, stats = seeds
+    chosen, distinct = candidates
     settings = "classic defaults" if hp["hidden_size"] == 100 else "settings"
     images = "\n\n".join(f"![Run {i + 1}]({f})" for i, f in enumerate(singles))
-    known = a.speakers(plan.text)
-    fav = "\n\n".join(f"**{n}**: {sh:.0%} of its {nw} words occur in the training text "
-                      f"({dk} distinct)\n\n{code_block(t)}\n\nWhat it shows: {shows(t, known)}"
-                      for n, t, sh, dk, nw in ranked[:3])
-    if not ranked:
+    known = headings(plan.text)
+    fav = "\n\n".join(f"**{n}**: {sh:.0%} of its {nw} words occur in the training text ({dk} distinct)"
+                      f"\n\n{code_block(t)}\n\nWhat it shows: {shows(t, known, plan.vocabulary)}"
+                      for n, t, sh, dk, nw in chosen)
+    if not chosen:
         fav = "_No sample had 10 words or more._"
+    how = ("the best-scoring sample of each run" if distinct and len(chosen) == len(runs)
+           else "the best-scoring samples, at most one per run until every run has one")
+    V = len(set(plan.text))
     return f"""\
 {len(runs)} runs of {plan.s['exercise_iters']:,} iterations of the vanilla RNN at the {settings}
 (hidden size {hp['hidden_size']}, {T} characters per chunk, learning rate {hp['learning_rate']}),
-seeds {', '.join(map(str, runs))}, on `{plan.args.text}`. The smoothed loss is a sum over a
-{T}-character chunk (left axis); the right axis gives the same in bits per character.
+seeds {', '.join(map(str, runs))}, on `{plan.args.text}`. The smoothed loss is an exponential moving
+average of the chunk loss (the loss summed over one iteration's {T}-character chunk): at every
+iteration smooth = {SMOOTHING} * smooth + {1 - SMOOTHING:.3g} * loss (min_char_rnn.py's training
+loop), from the uniform guess's {T} * ln({V}) = {T * np.log(V):.2f}, so it weighs about the last
+{1 / (1 - SMOOTHING):,.0f} iterations. Left axis: nats per chunk; right axis: the same in bits per character.
 
-![Smoothed loss of the three seeds]({overlay})
+![Smoothed loss of the {len(runs)} seeds]({overlay})
 
-The three curves move together because every run reads the text in the same order: the bumps
-are harder and easier stretches of the text, not noise of the seed. The y axis shows where the
-runs are after their first steep descent (the first 5% of the iterations start above it, from
-the uniform guess, `{T} * ln(vocabulary size)`).
+{together_text(corr_rows, table, hp['log_every'])} The y axis shows where the runs are after their
+first steep descent (the first 5% of the iterations start above it, from the uniform guess).
 
-{seeds_md}
+{seeds_markdown(table, stats, T)}
 
 Data: [exercise-loss.csv](exercise-loss.csv) (every logged row of each run),
-[exercise-seeds.csv](exercise-seeds.csv) (this table). One figure per run:
-{', '.join(f'[seed {seed}]({f})' for seed, f in zip(runs, singles))}
+[exercise-seeds.csv](exercise-seeds.csv) (this table),
+[exercise-correlation.csv](exercise-correlation.csv) (the correlations, per pair of seeds). One
+figure per run: {', '.join(f'[seed {seed}]({f})' for seed, f in zip(runs, singles))}
 (the grey line is each logged iteration's own chunk loss).
 
 {images}
 
-**Three candidate favourite samples**, chosen from the last {k} training samples of each run
-(every {hp['sample_every']} iterations, {hp['sample_length']} characters) by the share of their
+**{len(chosen)} candidate favourite samples**: {how}, among its last {k} training samples
+(every {hp['sample_every']} iterations, {hp['sample_length']} characters), by the share of their
 words (runs of letters, lower-cased) that occur anywhere in the training text; ties go to more
 distinct such words, and samples of fewer than 10 words are left out. The criterion rewards real
 words, not grammar or sense: the choice is still yours; under each, what it shows the model has
 learnt of a play's form (a heading is a line of a name in capitals, as `MACBETH.`; a stage
-direction is text in [brackets], or Enter, Exit, Exeunt). All candidates, scored:
+direction is text in [brackets], or Enter, Exit, Exeunt). All samples, scored:
 [favourite-samples.csv](favourite-samples.csv).
 
 {fav}

@@ -117,3 +117,19 @@ class Training:
                 for j in self.pool.pending + self.pool.running]
         left = max(max(work, default=0), sum(work) / self.plan.args.jobs)
         say(self.t0, "; ".join(parts) + f" | training: about {format_seconds(left)} left")
+
+
+PARTS = ("exercise", "restart", "cells", "long-range", "truncation")  # job names start with these
+
+
+def seconds_by_part(plan):
+    """Seconds the runs of each part of the report trained, by their own clocks (the outcomes
+    kept in the runs folder's logs, all commands of all jobs, earlier invocations included)."""
+    logs = plan.path("logs")
+    names = sorted(n for n in os.listdir(logs) if n.endswith(".json")) if os.path.isdir(logs) else []
+    out = dict.fromkeys(PARTS, 0.0)
+    for name in names:
+        part = next((p for p in PARTS if name.startswith(p + "-")), None)
+        if part:
+            out[part] += sum(o.get("seconds") or 0.0 for o in read_outcomes(os.path.join(logs, name)))
+    return out

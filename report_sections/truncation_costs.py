@@ -11,17 +11,17 @@ Writes: truncation.png/.csv (held-out bpc against characters seen and against se
 truncation-costs.csv (one row per cell and T).
 """
 import math
-import time
 import tracemalloc
 
 import numpy as np
 
+import analysis as a
 import min_char_rnn as m
 from charrnn.cells import CELLS, cell_module
 from charrnn.text import split_heldout
 from report_sections import bptt_runs as b
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
-from report_sections.runs import checkpoint, heldout_columns
+from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, seconds_per_update
 from report_sections.training import training_speed
 
 
@@ -36,7 +36,6 @@ CONTENTS = "What truncation costs and saves"
 # inputs: 21 H + V; and once per call Whh_s, the copy of Whh with halved rows: 4 H^2.
 FORMULA = {"rnn": "8 T (3 H + V + max(H, V))", "lstm": "8 (T (21 H + V) + 4 H^2)"}
 FULL_TEXT = 1_000_000  # characters of the "1 MB text" read as one chunk
-TIMING_CHARS = 4000  # characters per timing repeat (fewer at small scales)
 COLUMNS = ["cell", "seq_length", "parameters", "iterations", "updates per character",
            "microseconds per character", "milliseconds per update", "backward memory measured (bytes)",
            "backward memory formula (bytes)", "held-out bpc at equal characters",
@@ -57,26 +56,6 @@ def setup(plan, cell, T):
     train_part, _ = split_heldout(data, state["hparams"]["val_frac"])
     params = {k: v.copy() for k, v in state["params"].items()}
     return cell_module(cell), params, train_part, state["hparams"]["hidden_size"], len(state["chars"])
-
-
-def seconds_per_update(mod, params, data, T, chars):
-    """The fastest of three repeats of ceil(chars / T) updates (lossFun, then Adagrad on the flat
-    parameter vector, as train() does), in seconds per update."""
-    vec, views = m.flat_views(params)
-    mem, grads = np.zeros_like(vec), np.empty_like(vec)
-    n = max(3, math.ceil(chars / T))
-    best = math.inf
-    for _ in range(3):
-        h, p = mod.zero_state(params["Whh"].shape[1]), 0
-        t0 = time.perf_counter()
-        for _ in range(n):
-            if p + T + 1 >= len(data):
-                p = 0
-            _, *_, h = mod.lossFun(data[p:p + T], data[p + 1:p + T + 1], h, views, grads)
-            m.adagrad_update(vec, grads, mem, 0.1)
-            p += T
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
 
 
 def measured_bytes(mod, params, data, T):
@@ -194,15 +173,42 @@ def cell_findings(plan, cell, rows, curves):
         f"growing with T as the formula {FORMULA[cell]} bytes (H = {H}, V = {V}) "
         f"says: measured over formula from {min(ratio):.2f} to {max(ratio):.2f}.",
         f"- After {plan.s['trunc_chars']:,} characters, held-out bpc is lowest at --seq-length "
-        f"{by_chars[0][1]} ({by_chars[0][9]:.3f}) and highest at {by_chars[-1][1]} ({by_chars[-1][9]:.3f}); "
-        f"after the same {budget:.3g} seconds of updates (as long as its fastest run took), lowest at "
-        f"{by_secs[0][1]} ({by_secs[0][10]:.3f}) and highest at {by_secs[-1][1]} ({by_secs[-1][10]:.3f}).",
+        f"{by_chars[0][1]} ({by_chars[0][9]:.3f}) and highest at {by_chars[-1][1]} ({by_chars[-1][9]:.3f}), "
+        f"{by_chars[-1][9] - by_chars[0][9]:.3f} apart; {order_before(plan, cell, mine, curves)} "
+        f"After the same {budget:.3g} seconds of updates (as long as its fastest run took), lowest at "
+        f"{by_secs[0][1]} ({by_secs[0][10]:.3f}) and highest at {by_secs[-1][1]} ({by_secs[-1][10]:.3f}); "
+        f"the runs have then read from {chars_at(budget, mine, curves)}: different stretches of the text.",
         f"- Full BPTT of a {FULL_TEXT:,}-character text as one chunk: {FORMULA[cell]} bytes with T = "
         f"{FULL_TEXT:,} = {gib(full_mem)} for the backward pass, and "
         f"about {FULL_TEXT * hi[5] / 1e6:.0f} seconds per update at the {hi[5]:.1f} µs per character "
         f"of --seq-length {hi[1]}: one update per pass over the text, where --seq-length 25 makes "
         f"{FULL_TEXT // 25:,}.",
     ]
+
+
+def order_before(plan, cell, mine, curves):
+    """In words: which T was lowest and highest at the evaluation before the last one."""
+    if any(len(curves[(cell, r[1])][2]) < 3 for r in mine):
+        return "there is no earlier evaluation to compare."
+    chars = curves[(cell, mine[0][1])][0][-2]
+    before = sorted(mine, key=lambda r: curves[(cell, r[1])][2][-2])
+    same = [r[1] for r in before] == [r[1] for r in sorted(mine, key=lambda r: r[9])]
+    return (f"at the evaluation before, after {chars:,} characters, the lowest was at {before[0][1]} and the "
+            f"highest at {before[-1][1]} ({'the same order' if same else 'another order'}).")
+
+
+def chars_at(budget, mine, curves):
+    """In words: how many characters the runs had read after budget seconds of updates."""
+    read = {r[1]: budget / (r[6] / 1e3) * r[1] for r in mine}
+    lo, hi = min(read, key=read.get), max(read, key=read.get)
+    return f"{read[lo]:,.0f} characters (--seq-length {lo}) to {read[hi]:,.0f} ({hi})"
+
+
+def seed_sd(plan):
+    """The sample sd of the final held-out bpc of section 4's vanilla RNN seeds (nan with one)."""
+    finals = [heldout_columns(plan.path("cells", "rnn", f"seed-{seed}"))[1][-1]
+              for seed in plan.s["cell_seeds"]]
+    return a.spread(finals)[1] if len(finals) > 1 else math.nan
 
 
 def closing(plan, rows):
@@ -212,8 +218,16 @@ def closing(plan, rows):
     Ts = sorted(mine)
     ref = 25 if 25 in mine else Ts[len(Ts) // 2]
     _, _, H, V = plan_sizes(plan, cell)
-    best_chars = min(mine.values(), key=lambda r: r[9])[1]
+    by_chars = sorted(mine.values(), key=lambda r: r[9])
+    best_chars, margin = by_chars[0][1], by_chars[1][9] - by_chars[0][9]
     best_secs = min(mine.values(), key=lambda r: r[10])[1]
+    sd = seed_sd(plan)
+    if math.isnan(sd):
+        shown = "one seed, the seed spread unknown"
+    elif margin <= 2 * sd:
+        shown = f"within twice section 4's seed sd, {sd:.3f}: not shown to be real"
+    else:
+        shown = f"more than twice section 4's seed sd, {sd:.3f}, though from one seed"
     return (f"Why truncated BPTT in practice, from these numbers ({CELLS[cell]}): the backward pass's memory "
             f"grows in proportion to T, so full BPTT of a {FULL_TEXT:,}-character text would hold "
             f"{gib(formula_bytes(cell, FULL_TEXT, H, V))} for a single update, made once per pass over the "
@@ -222,7 +236,8 @@ def closing(plan, rows):
             f"{mine[ref][6]:.2f} ms each. Short chunks are not free either: a character costs "
             f"{mine[Ts[0]][5] / mine[ref][5]:.1f} times as much at --seq-length {Ts[0]} as at {ref}, the "
             f"fixed cost of each update shared by fewer characters. Here the best held-out bpc at equal "
-            f"characters is at --seq-length {best_chars} and at equal seconds at {best_secs}; what "
+            f"characters is at --seq-length {best_chars}, {margin:.3f} below the next ({shown}), and "
+            f"at equal seconds at {best_secs}; what "
             f"truncation gives up, the dependencies longer than T, is measured in the long-range section.")
 
 
@@ -242,11 +257,12 @@ The vanilla RNN{' and the LSTM' if 'lstm' in s['trunc_cells'] else ''} on the re
 the same {s['trunc_chars']:,} characters (iterations = {s['trunc_chars']:,} / T), its held-out bits per
 character evaluated every {s['trunc_eval_chars']:,} characters. The time per update is measured in this
 process (the fastest of three repeats of lossFun and the Adagrad step over about {min(TIMING_CHARS,
-s['trunc_chars']):,} characters, one core, the other runs finished); the seconds in the right-hand
+s['trunc_chars']):,} characters, in CPU seconds of one core); the seconds in the right-hand
 figure are updates times that time, without the trainer's logging and evaluation. The memory is the
 peak that tracemalloc sees during one lossFun call: the arrays the chunk's forward pass keeps for
 the backward pass and those the backward pass makes. One seed per T: the spread between seeds is
-not measured here, so differences of a few hundredths of a bit may be noise.
+not measured here; section 4's vanilla RNN seeds end {seed_sd(plan):.3f} bpc apart (sample sd), and a
+difference between two T smaller than about twice that is not shown to be real.
 
 ![Held-out bpc against characters and seconds]({fig_name})
 

@@ -18,6 +18,7 @@ from charrnn.cells import CELLS, cell_module
 from charrnn.text import split_heldout
 from report_sections.page import STYLES, md_table, plt
 from report_sections.runs import checkpoint
+from report_sections.truncation_costs import FORMULA, formula_bytes
 
 
 NAME = "gradients"
@@ -31,18 +32,18 @@ WEIGHTS = ("trained", "initial")
 def section(plan, out):
     """(page text, summary line) of the gradient flow."""
     K = plan.s["grad_k"]
-    norms, c_part = {}, {}
+    norms, c_part, states = {}, {}, {}
     for cell in ORDER:
-        state = checkpoint(plan.path("cells", cell, f"seed-{plan.s['cell_seeds'][0]}"))
+        states[cell] = state = checkpoint(plan.path("cells", cell, f"seed-{plan.s['cell_seeds'][0]}"))
         for when, g in gradients_of_run(plan, state):
-            norms[(cell, when)] = a.geometric_mean(np.linalg.norm(g, axis=2), axis=1)
+            norms[(cell, when)] = log_mean(np.linalg.norm(g, axis=2))
             if cell == "lstm":  # the c half of the LSTM's state
                 H = state["hparams"]["hidden_size"]
-                c_part[when] = a.geometric_mean(np.linalg.norm(g[:, :, H:], axis=2), axis=1)
-    hp = state["hparams"]
+                c_part[when] = log_mean(np.linalg.norm(g[:, :, H:], axis=2))
+    hp = states["rnn"]["hparams"]
     T = hp["seq_length"]
     fig_name = gradient_figure(out, norms, c_part, T)
-    sat = saturation_rows(plan, checkpoint(plan.path("cells", "rnn", f"seed-{plan.s['cell_seeds'][0]}")))
+    sat = saturation_rows(plan, states["rnn"])
     out.csv("saturation.csv", ["weights", "share of |h| > 0.95", "mean tanh'", "spectral radius of Whh",
                                "largest singular value of Whh"], sat)
     keys = [(c, w) for w in WEIGHTS for c in ORDER]
@@ -53,9 +54,23 @@ def section(plan, out):
     out.csv("gradient-table.csv", ["cell", "weights", "norm at k=0", f"ratio k={T}/k=0",
                                    f"ratio k={K}/k=0", f"factor per step, k=0..{T}",
                                    f"factor per step, k={T}..{K}"], rows)
-    page = page_text(plan, hp, fig_name, rows, sat)
+    van = norms[("rnn", "trained")]
+    below = np.flatnonzero(van < van[0] / 100)  # where the trained vanilla RNN's falls below 1%
+    page = page_text(plan, states["rnn"], fig_name, rows, sat, int(below[0]) if below.size else None)
     per_step = ", ".join(f"{r[0]} {r[1]} {r[5]:.3f} / {r[6]:.3f}" for r in rows if r[1] == "trained")
     return page, f"  gradient per step back (trained, k up to / beyond the truncation): {per_step}"
+
+
+def log_mean(norms):
+    """The geometric mean over the streams (axis 1) of norms (K + 1, B): exactly 0 where a norm
+    is exactly 0 (the LSTM's c part at k = 0), with no floor in the numbers written."""
+    zero = (norms == 0).any(axis=1)
+    return np.where(zero, 0.0, a.geometric_mean(np.where(zero[:, None], 1.0, norms), axis=1))
+
+
+def positive(v):
+    """v with its zeros (and any negative) as nan: a log axis leaves them out."""
+    return np.where(v > 0, v, np.nan)
 
 
 def positions(plan, state):
@@ -105,9 +120,9 @@ def gradient_figure(out, norms, c_part, T):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for ax, when in zip(axes, WEIGHTS):
         for i, cell in enumerate(ORDER):
-            ax.semilogy(k, norms[(cell, when)], label=CELLS[cell] + " (h and c)" * (cell == "lstm"),
+            ax.semilogy(k, positive(norms[(cell, when)]), label=CELLS[cell] + " (h and c)" * (cell == "lstm"),
                         linewidth=1.6, **STYLES[i])
-        ax.semilogy(k[1:], c_part[when][1:], label="LSTM, the c part alone", color="0.5",
+        ax.semilogy(k[1:], positive(c_part[when][1:]), label="LSTM, the c part alone", color="0.5",
                     linewidth=0.8, linestyle=(0, (1, 3)))  # (loss_t sees c_t only through h_t: 0 at k = 0)
         ax.axvline(T, color="0.3", linewidth=0.8)
         ax.text(T + 1, 0.98, f"truncation: {T} steps", transform=ax.get_xaxis_transform(),
@@ -117,8 +132,8 @@ def gradient_figure(out, norms, c_part, T):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("|d loss_t / d state_(t-k)|, geometric mean")
     # a vanilla RNN at initialisation falls by dozens of orders of magnitude: keep the axis readable
-    low = min(float(v[1:].min()) for v in norms.values())
-    high = max(float(v.max()) for v in norms.values())
+    low = min(float(np.nanmin(positive(v[1:]))) for v in norms.values())
+    high = max(float(np.nanmax(positive(v))) for v in norms.values())
     axes[0].set_ylim(max(low / 3, 1e-30), high * 3)
     axes[0].legend(fontsize=8)
     return out.figure(fig, "gradient-flow")
@@ -144,34 +159,38 @@ def where(module, what):
     return f"a run {what} (not on this page)"
 
 
-def bptt_text(plan, hp):
+def bptt_text(plan, state):
     """The exercise's question on backpropagation through time and its truncation, with this
-    text's numbers."""
-    T, H, n = hp["seq_length"], hp["hidden_size"], len(plan.text)
-    V = len(set(plan.text))
-    full_mb = n * (H + V) * 8 / 1e6  # a hidden state and the output probabilities per character
-    return f"""\
-**Backpropagation through time (BPTT)**: unroll the network over the input sequence, one copy per
-time step, all copies sharing the same weights, and apply the chain rule backward through the
-unrolled graph; the gradient of a shared weight is the sum of its gradients at every step. The
-gradient of the loss at step t with respect to the state k steps earlier is a product of k
-one-step Jacobians, d state_(s+1) / d state_s, which is what the figure below follows.
-**Truncated BPTT**, what `lossFun` does: the text is cut into chunks of seq_length = {T}
-characters; the forward pass carries the hidden state from chunk to chunk (it sees the whole
-past), but the backward pass stops at the chunk's start, and the weights are updated after every
-chunk. Why it is used in practice: full BPTT over this text of {n:,} characters would keep a
-hidden state and the output probabilities for every character ({H} + {V} numbers each, about
-{full_mb:,.0f} MB in float64) and could update the weights once per pass through the text;
-truncated at {T}, it keeps {T} steps and updates {n // T:,} times per pass. The price: no
-gradient reaches a state more than {T} steps back (fewer for most positions of a chunk: the loss
-at position t reaches back only t steps, {T / 2 - 0.5:.0f} on average), so a dependency longer than
-that is learnt only by chance. What that costs in practice is measured elsewhere on this page:
-on a text with a planted long-range dependency ({where("long_range_dependency", "on such a text")})
-and with longer chunks ({where("truncation_costs", "with a longer --seq-length")}), not here.
-"""
+    text's numbers (state: the vanilla RNN's checkpoint, whose lossFun the memory is of)."""
+    hp = state["hparams"]
+    T, H, V, n = hp["seq_length"], hp["hidden_size"], len(state["chars"]), len(plan.text)
+    cost = where("truncation_costs", "with a longer --seq-length")
+    recall = where("long_range_dependency", "on such a text")
+    formula = f"the formula of {cost}" if cost.startswith("section") else "the formula in truncation_costs.py"
+    return textwrap.fill(
+        f"**Backpropagation through time (BPTT)**: unroll the network over the input sequence, one copy "
+        f"per time step, all copies sharing the same weights, and apply the chain rule backward through "
+        f"the unrolled graph; the gradient of a shared weight is the sum of its gradients at every step. "
+        f"The gradient of the loss at step t with respect to the state k steps earlier is a product of k "
+        f"one-step Jacobians, d state_(s+1) / d state_s, which is what the figure below follows. "
+        f"**Truncated BPTT**, what `lossFun` does: the text is cut into chunks of seq_length = {T} "
+        f"characters; the forward pass carries the hidden state from chunk to chunk (it sees the whole "
+        f"past), but the backward pass stops at the chunk's start, and the weights are updated after "
+        f"every chunk. Why it is used in practice: by {formula} for the memory the vanilla RNN's "
+        f"backward pass holds, {FORMULA['rnn']} bytes ({formula_bytes('rnn', 1, H, V):,} bytes a "
+        f"character with H = {H}, V = {V}), full BPTT over this text, T = {n:,} characters, would hold "
+        f"{formula_bytes('rnn', n, H, V) / 2 ** 30:.1f} GiB and update the weights once per pass through "
+        f"the text; truncated at T = {T}, it holds {formula_bytes('rnn', T, H, V) / 1024:,.0f} KiB and "
+        f"updates {n // T:,} times per pass. The price: no gradient reaches a state more than {T} steps "
+        f"back (fewer for most positions of a chunk: the loss at position t reaches back only t steps, "
+        f"{(T - 1) / 2:.0f} on average), so the truncated gradient gives no direct signal for a "
+        f"dependency longer than that. Whether a cell learns such a dependency all the same is measured "
+        f"on a text with a planted long-range dependency ({recall}); "
+        f"what longer chunks cost and gain, in {cost}.", 96, break_on_hyphens=False) + "\n"
 
 
-def page_text(plan, hp, fig_name, rows, sat):
+def page_text(plan, state, fig_name, rows, sat, below):
+    hp = state["hparams"]
     K, B, W, T = plan.s["grad_k"], plan.s["grad_streams"], plan.s["grad_warmup"], hp["seq_length"]
     md = [[r[0], r[1], f"{r[2]:.2f}", f"{r[3]:.1e}", f"{r[4]:.1e}", f"{r[5]:.3f}", f"{r[6]:.3f}"]
           for r in rows]
@@ -182,9 +201,9 @@ def page_text(plan, hp, fig_name, rows, sat):
                       [[r[0], f"{r[1]:.0%}", f"{r[2]:.3f}", f"{r[3]:.2f}", f"{r[4]:.2f}"]
                        for r in sat])
     explain = slope_text({r[0]: r for r in rows if r[1] == "trained"},
-                         {r[0]: r for r in rows if r[1] == "initial"}, T, K)
+                         {r[0]: r for r in rows if r[1] == "initial"}, T, K, below)
     return f"""\
-{bptt_text(plan, hp)}
+{bptt_text(plan, state)}
 For each cell of section 4 (seed {plan.s['cell_seeds'][0]}), trained and with its initial weights, the
 norm of the gradient of the loss at step t with respect to the recurrent state k steps earlier,
 |d loss_t / d state_(t-k)|, for k = 0 to {K}: at {B} positions spread over the training text
@@ -207,7 +226,7 @@ hidden values) and the recurrent matrix. Over the states the positions above rea
 
 {sat_md}
 
-{saturation_text(sat)}
+{saturation_text(sat, plan.s['cell_seeds'][0])}
 
 Data: [gradient-flow.csv](gradient-flow.csv), [gradient-table.csv](gradient-table.csv),
 [saturation.csv](saturation.csv). Reproduce: `{plan.args.report_cmd}` (this part:
@@ -216,7 +235,7 @@ Data: [gradient-flow.csv](gradient-flow.csv), [gradient-table.csv](gradient-tabl
 """
 
 
-def saturation_text(sat):
+def saturation_text(sat, seed):
     """What the saturation table says, with its numbers."""
     tr, ini = sat[0], sat[1]
     if tr[3] > 1:
@@ -229,11 +248,17 @@ def saturation_text(sat):
         trained = (f"After training Whh's spectral radius is {tr[3]:.2f}, below 1, and {tr[1]:.0%} of "
                    f"the hidden values sit at |h| > 0.95 (mean tanh' {tr[2]:.2f}): both shrink the "
                    f"gradient.")
-    return (f"{trained} At initialisation it is the other way round: the units are not saturated "
-            f"({ini[1]:.0%} at |h| > 0.95, mean tanh' {ini[2]:.2f}) but Whh is small (spectral radius "
-            f"{ini[3]:.2f}, its weights drawn with standard deviation 0.01), so the gradient vanishes "
-            f"through Whh. Training grew Whh, and the units saturated: the gradient still vanishes, "
-            f"for another reason. One seed: these are seed 1's numbers.")
+    if tr[3] > 1 > ini[3] and ini[1] < tr[1]:
+        initial = (f"At initialisation it is the other way round: the units are less saturated "
+                   f"({ini[1]:.0%} at |h| > 0.95, mean tanh' {ini[2]:.2f}) but Whh is small (spectral "
+                   f"radius {ini[3]:.2f}, its weights drawn with standard deviation 0.01), so the gradient "
+                   f"vanishes through Whh. Training grew Whh, and the units saturated: the gradient still "
+                   f"vanishes, for another reason.")
+    else:
+        initial = (f"At initialisation {ini[1]:.0%} of the hidden values sit at |h| > 0.95 (mean tanh' "
+                   f"{ini[2]:.2f}) and Whh's spectral radius is {ini[3]:.2f}.")
+    return textwrap.fill(f"{trained} {initial} One seed: these are seed {seed}'s numbers.", 96,
+                         break_on_hyphens=False)
 
 
 def efold(f):
@@ -241,17 +266,19 @@ def efold(f):
     return 1 / -math.log(f) if 0 < f < 1 else float("inf")
 
 
-def slope_text(tr, ini, T, K):
+def slope_text(tr, ini, T, K, below):
     """What the slopes say, in words, with this report's numbers (rows of the gradient table
-    by cell name, trained weights tr and initial ones ini)."""
+    by cell name, trained weights tr and initial ones ini; below: the first k at which the
+    trained vanilla RNN's norm is under 1% of its k = 0 value, None if it never is)."""
     van, lstm, gru = tr["vanilla RNN"], tr["LSTM"], tr["GRU"]
     out = [f"On a log scale a straight line is exponential decay: a slope of log10(f) per step "
            f"means that each step back multiplies the gradient by f, so that it shrinks by a "
            f"factor e every 1 / -ln(f) steps. The trained vanilla RNN's f is {van[5]:.2f} over the "
            f"first {T} steps (a factor e every {efold(van[5]):.1f} steps): the loss at step t "
            f"feels the state {T} steps back at {van[3]:.0e} of the strength of the state at t, "
-           f"and {K} steps back at {van[4]:.0e}. Within a chunk, then, the vanilla RNN's gradient "
-           f"reaches only a few characters back, whatever the truncation."]
+           f"and {K} steps back at {van[4]:.0e}"
+           + (f"; it first falls below 1% of its strength at k = 0 at k = {below}, in a chunk of {T}."
+              if below is not None else ".")]
     gated = [f"the {name}'s falls by {row[6]:.3f} per step beyond {T} ({row[4]:.0e} at k = {K}), "
              f"{'more slowly than' if row[6] > van[6] else 'no more slowly than'} the vanilla RNN's "
              f"{van[6]:.3f}" for name, row in (("LSTM", lstm), ("GRU", gru))]
@@ -259,9 +286,9 @@ def slope_text(tr, ini, T, K):
                "step to step through a gated sum (c_t = f * c_(t-1) + i * g in the LSTM, h_t = "
                "(1 - u) * n + u * h_(t-1) in the GRU) rather than through a squashing matrix product "
                "alone, so where a forget gate f or an update gate u stays near 1 the gradient passes "
-               "almost unchanged. Whether a longer --seq-length lets them learn longer dependencies "
-               "is not shown by this figure: see "
-               + where("truncation_costs", "with a longer --seq-length") + ".")
+               "almost unchanged. Whether a cell learns dependencies longer than its truncation, and "
+               "whether a longer --seq-length moves that limit, this figure does not show: see "
+               + where("long_range_dependency", "on a text with a planted long-range dependency") + ".")
     out.append(f"At initialisation the picture is the design of each cell: the vanilla RNN's "
                f"f = {ini['vanilla RNN'][5]:.3f}; the LSTM starts at {ini['LSTM'][5]:.2f}, about "
                f"sigmoid(1) = 0.73, its forget gate's initial bias; the GRU at {ini['GRU'][5]:.2f}, "

@@ -10,8 +10,9 @@ Runs: restart/uninterrupted, restart/stopped, restart/resumed, restart/init-from
 restart/reset-memory, restart/reset-state, restart/reset-pointer (seed 1, every iteration
 logged) and restart/steps/ (the parameters after each of the first updates).
 Writes: restart-loss.png/.csv (chunk loss around the restart), restart-jump.csv (the
-ablation: mean loss after the restart, size of the first update), restart-updates.png/.csv
-(size of the first updates, per parameter).
+ablation: mean loss after the restart, its excess over the uninterrupted run's and each
+reset's share of --init-from's, size of the first update and how many entries it moves far),
+restart-updates.png/.csv (size of the first updates, per parameter).
 """
 import numpy as np
 
@@ -49,16 +50,27 @@ def section(plan, out):
     loss_fig = loss_figure(out, curves, n1, n2, before, stopped["hparams"]["seq_length"])
     restart_loss_csv(out, curves, n1, n2, before)
     updates = first_updates(plan, stopped)
-    jump_rows = ablation(plan, curves, n1, windows, stopped)
-    out.csv("restart-jump.csv", ["run", "reset", f"mean chunk loss, {windows[-2]} iterations before",
-                                 *(f"first {w} after" for w in windows),
-                                 f"first {windows[-2]} after minus uninterrupted's",
-                                 "first update, mean abs change per entry"], jump_rows)
+    jump = ablation(plan, curves, n1, windows, stopped)
+    w = middle(windows)
+    out.csv("restart-jump.csv", ["run", "reset", f"mean chunk loss, {w} iterations before",
+                                 *(f"first {v} after" for v in windows),
+                                 *(f"first {v} after minus uninterrupted's" for v in windows),
+                                 *(f"first {v} after: share of --init-from's excess" for v in windows),
+                                 "first update, mean abs change per entry",
+                                 "first update, share of entries moving more than half the learning rate"],
+            [[r["name"], r["what"], r["before"], *r["means"], *r["excess"], *r["share"], r["first"],
+              r["moved"]] for r in jump])
     upd_fig = updates_figure(out, updates, stopped["hparams"]["learning_rate"])
-    page = page_text(plan, stopped["hparams"], (loss_fig, upd_fig), jump_rows, updates, windows)
-    summary = (f"  restart: chunk loss over the first {windows[-2]} iterations after it, minus the "
-               f"uninterrupted run's: " + ", ".join(f"{r[0]} {r[-2]:+.1f}" for r in jump_rows[1:]))
+    page = page_text(plan, stopped["hparams"], (loss_fig, upd_fig), jump, updates, windows)
+    i = windows.index(w)
+    summary = (f"  restart: chunk loss over the first {w} iterations after it, minus the "
+               f"uninterrupted run's: " + ", ".join(f"{r['name']} {r['excess'][i]:+.1f}" for r in jump[1:]))
     return page, summary
+
+
+def middle(windows):
+    """The window the page's main comparison is over: the middle one of (10, 100, 500)."""
+    return windows[-2] if len(windows) > 1 else windows[0]
 
 
 def restart_curves(plan):
@@ -113,50 +125,56 @@ def loss_figure(out, curves, n1, n2, before, T):
 
 
 def restart_loss_csv(out, curves, n1, n2, before):
-    """The figure's data: one row per iteration, a column per run (empty where it has none)."""
+    """The figure's data: one row per iteration, a column per run (nan where it has none)."""
     names = [r[0] for r in ROWS]
     byit = {}
     for j, name in enumerate(names):
         it, loss = curves[name]
         keep = (it >= n1 - before) & (it < n1 + n2) & ((it >= n1) | (name == "uninterrupted"))
         for i, v in zip(it[keep], loss[keep]):
-            byit.setdefault(int(i), [int(i)] + [""] * len(names))[1 + j] = float(v)
-    out.csv("restart-loss.csv", ["iteration", *(n if n != "--init-from" else "init-from (iteration + restart)"
-                                                for n in names)],
-            [v for _, v in sorted(byit.items())])
+            byit.setdefault(int(i), [int(i)] + [float("nan")] * len(names))[1 + j] = float(v)
+    header = [n if n != "--init-from" else "--init-from (at its own iteration + the restart iteration)"
+              for n in names]
+    out.csv("restart-loss.csv", ["iteration", *header], [v for _, v in sorted(byit.items())])
 
 
 def ablation(plan, curves, n1, windows, stopped):
-    """Per run of ROWS: what is reset, the mean chunk loss before the restart (uninterrupted
-    run), over the first w iterations after it for each w of windows, the difference to the
-    uninterrupted run over the middle window, and the mean size of the first update."""
+    """Per run of ROWS, a dict: its name, what is reset, the mean chunk loss before the restart
+    (uninterrupted run, over the middle window), its means over the first v iterations after it
+    for each v of windows, their excess over the uninterrupted run's, that excess as a share of
+    --init-from's, and the first update: mean |change| per entry, and the share of entries it
+    moves by more than half the learning rate."""
     it_u, loss_u = curves["uninterrupted"]
-    w = windows[-2] if len(windows) > 1 else windows[0]
-    before_mean = a.window_mean(it_u, loss_u, n1 - w, n1)
-    unint_w = a.window_mean(it_u, loss_u, n1, n1 + w)
+    lr = stopped["hparams"]["learning_rate"]
+    before_mean = a.window_mean(it_u, loss_u, n1 - middle(windows), n1)
+    unint = [a.window_mean(it_u, loss_u, n1, n1 + v) for v in windows]
     rows = []
     for name, kind, what in ROWS:
         it, loss = curves[name]
         means = [a.window_mean(it, loss, n1, n1 + v) for v in windows]
         snap = "resumed" if kind == "uninterrupted" else kind  # the same run, to the bit
-        first = a.mean_abs_update([stopped["params"], load_checkpoint(plan.snapshot(snap, 1))["params"]])[0]
-        rows.append([name, what, before_mean, *means, a.window_mean(it, loss, n1, n1 + w) - unint_w, first])
+        after = load_checkpoint(plan.snapshot(snap, 1))["params"]
+        rows.append(dict(name=name, what=what, before=before_mean, means=means,
+                         excess=[m - u for m, u in zip(means, unint)],
+                         first=a.mean_abs_update([stopped["params"], after])[0],
+                         moved=a.moved_share(stopped["params"], after, lr / 2)))
+    total = rows[-1]["excess"]  # --init-from: all three reset
+    for r in rows:
+        r["share"] = [e / t if t > 0 else float("nan") for e, t in zip(r["excess"], total)]
     return rows
 
 
 def first_updates(plan, stopped):
     """How far the parameters move in the first updates after the restart, per run: per
-    parameter and overall (mean |change| per entry), the share of entries that move by more
-    than half the learning rate in the first update, and how far apart the resumed and the
+    parameter and overall (mean |change| per entry), and how far apart the resumed and the
     uninterrupted runs end."""
-    S, lr = plan.s["update_steps"], stopped["hparams"]["learning_rate"]
+    S = plan.s["update_steps"]
     snaps = {kind: [stopped["params"]] + [load_checkpoint(plan.snapshot(kind, j))["params"]
                                           for j in range(1, S + 1)] for kind in ("resumed", "init-from")}
     end_u = checkpoint(plan.path("restart", "uninterrupted"))["params"]
     end_r = checkpoint(plan.path("restart", "resumed"))["params"]
     return {"per_param": {k: a.update_sizes(v) for k, v in snaps.items()},
             "overall": {k: a.mean_abs_update(v) for k, v in snaps.items()},
-            "moved": {k: a.moved_share(v[0], v[1], lr / 2) for k, v in snaps.items()},
             "same": max(float(np.abs(end_u[q] - end_r[q]).max()) for q in end_u)}
 
 
@@ -182,37 +200,71 @@ def updates_figure(out, updates, lr):
     return name
 
 
-def ablation_text(jump_rows, windows):
-    """What the ablation shows, in words, with its numbers: each reset's excess over the
-    uninterrupted run as a share of --init-from's (all three reset)."""
-    w = windows[-2] if len(windows) > 1 else windows[0]
-    jr = {r[0]: r for r in jump_rows}
-    total = jr["--init-from"][-2]
-    parts = [f"{name} {jr[name][-2]:+.2f} ({jr[name][-2] / total:.0%} of it)"
-             for name in (r[0] for r in ROWS[2:-1])]
-    memory = ROWS[2][0]
-    own = jr[memory][-2] / total if total else float("nan")
-    verdict = ("the Adagrad memory alone causes about the whole jump"
-               if own > 0.8 else "no single piece causes the whole jump: the pieces add up, or interact")
-    return (f"Over the first {w} iterations after the restart, the loss per chunk is above the "
-            f"uninterrupted run's by {total:+.2f} with --init-from (all three reset) and by: "
-            f"{'; '.join(parts)}. So {verdict}. (Resetting the pointer alone also changes which "
-            f"text the next chunks are: the beginning of the file again, so its row mixes the "
-            f"reset with how hard that stretch of text is.)")
+def first_n(ws):
+    """'the first 10 and 100 iterations' of a list of windows."""
+    ws = [f"{v:,}" for v in ws]
+    return "the first " + (ws[0] if len(ws) == 1 else ", ".join(ws[:-1]) + " and " + ws[-1]) + " iterations"
 
 
-def page_text(plan, hp, figures, jump_rows, updates, windows):
+def ablation_text(jump, windows):
+    """What the ablation shows, in words, with its numbers: each single reset's excess over the
+    uninterrupted run as a share of --init-from's (all three reset), per window; the memory
+    reset's share told per window (about all, most, or less than half of the jump)."""
+    jr = {r["name"]: r for r in jump}
+    singles = [r[0] for r in ROWS[2:-1]]
+    what = {r["name"]: r["what"] for r in jump}
+    memory = singles[0]
+    w = middle(windows)
+    total = jr["--init-from"]["excess"][windows.index(w)]
+    pct = lambda x: "n/a" if x != x else f"{x:.0%}"  # noqa: E731
+    sums = [sum(jr[n]["share"][k] for n in singles) for k in range(len(windows))]
+    table = md_table(["reset only", *(f"first {v}" for v in windows)],
+                     [[n.removeprefix("reset ").removesuffix(" only"), *map(pct, jr[n]["share"])]
+                      for n in singles] + [["sum of the three", *map(pct, sums)]])
+    groups = (("about the whole jump", lambda x: x >= 0.8), ("most of the jump", lambda x: 0.5 <= x < 0.8),
+              ("less than half of the jump", lambda x: x < 0.5))
+    clauses = []
+    for words, test in groups:
+        ks = [k for k, x in enumerate(jr[memory]["share"]) if x == x and test(x)]
+        if not ks:
+            continue
+        shares = ", ".join(pct(jr[memory]["share"][k]) for k in ks)
+        clause = f"{words} over {first_n([windows[k] for k in ks])} ({shares}"
+        if words != groups[0][0]:  # what else is there: the largest other single reset
+            other = max(singles[1:], key=lambda n: np.nansum([jr[n]["share"][k] for k in ks]))
+            clause += (f"; resetting {what[other]} alone gives "
+                       f"{', '.join(pct(jr[other]['share'][k]) for k in ks)} there")
+        clauses.append(clause + ")")
+    verdict = (f"resetting the Adagrad memory alone gives {' and '.join(clauses)}" if clauses
+               else "no share can be told: --init-from's loss is not above the uninterrupted run's")
+    adds = ""
+    if not any(x != x for x in sums):
+        about = all(0.9 <= x <= 1.1 for x in sums)
+        adds = (" The three shares add up to about 100% in every window." if about
+                else " The three shares do not sum to 100% in every window: the effects do not simply add.")
+    return (f"Over the first {w} iterations after the restart, the mean chunk loss is "
+            f"{'below' if total < 0 else 'above'} the uninterrupted run's by {abs(total):.2f} with "
+            f"--init-from (all three reset). Each single "
+            f"reset's excess, as a share of --init-from's, per window:\n\n{table}\n\nSo {verdict}."
+            f"{adds} (Resetting the pointer alone also changes which text the next chunks are: the "
+            f"beginning of the file again, so its row mixes the reset with how hard that stretch of "
+            f"text is.)")
+
+
+def page_text(plan, hp, figures, jump, updates, windows):
     n1, n2, S, lr = plan.s["stop_at"], plan.s["after"], plan.s["update_steps"], hp["learning_rate"]
     loss_fig, upd_fig = figures
-    moved, first, same = updates["moved"], updates["per_param"], updates["same"]
-    w = windows[-2] if len(windows) > 1 else windows[0]
+    first, same = updates["per_param"], updates["same"]
+    moved = {r["name"]: r["moved"] for r in jump}
+    w = middle(windows)
     up_rows = [[q, f"{first['resumed'][0][i]:.2e}", f"{first['init-from'][0][i]:.3f}",
                 f"{first['init-from'][0][i] / first['resumed'][0][i]:.0f}x"]
                for i, q in enumerate(a.PARAM_NAMES)]
     jump_md = md_table(["run", "reset", f"mean chunk loss, {w} before",
                         *(f"first {v} after" for v in windows), f"first {w}: minus uninterrupted",
                         "first update (mean abs change per entry)"],
-                       [[r[0], r[1], *(f2(v) for v in r[2:-1]), f"{r[-1]:.1e}"] for r in jump_rows])
+                       [[r["name"], r["what"], *(f2(v) for v in (r["before"], *r["means"])),
+                         f2(r["excess"][windows.index(w)]), f"{r['first']:.1e}"] for r in jump])
     fields = "; ".join(f"{what}: `{'`, `'.join(RESET[kind])}`" for kind, what in ABLATIONS.items())
     return f"""\
 **Why training cannot simply go on from reloaded weights.** A run of the vanilla RNN (seed 1,
@@ -233,25 +285,26 @@ would show a spike that is only an artefact).
 
 The resumed run is the uninterrupted run: its chunk losses lie on the other's, and at iteration
 {n1 + n2:,} its weights differ from the uninterrupted run's by at most {same:.1e} (0 means bit for
-bit). {ablation_text(jump_rows, windows)} One seed and one stopping point: the sizes are this
+bit). {ablation_text(jump, windows)} One seed and one stopping point: the sizes are this
 run's, the order of the rows is what the ablation shows. Data: [restart-loss.csv](restart-loss.csv),
-[restart-jump.csv](restart-jump.csv).
+[restart-jump.csv](restart-jump.csv) (also every window's excess and share).
 
 ![Size of the first updates]({upd_fig})
 
 Why the optimizer's memory matters: Adagrad divides each step by the square root of the sum of
 all squared gradients so far. After {n1:,} iterations that sum is large and the steps are small;
 a fresh memory holds only the first gradient, so the first step is learning_rate * g /
-sqrt(g^2 + 1e-8), about ±{lr} for every entry with a gradient: {moved['init-from']:.0%} of all
+sqrt(g^2 + 1e-8), about ±{lr} for every entry with a gradient: {moved['--init-from']:.0%} of all
 parameter entries move by more than {lr / 2} in the first update after `--init-from`,
-{moved['resumed']:.0%} after `--resume` (Wxh moves less: only the columns of the characters in
-the first chunk get a gradient). Weights that were moving by {updates['overall']['resumed'][0]:.1e}
-per entry per update (the resumed run's first update) are pushed by about {lr} at once, which
-undoes part of what they learnt: the loss jumps (the table's later windows show how far it has come
-back). First update, mean |change| per entry:
+{moved['--resume']:.0%} after `--resume` ([restart-jump.csv](restart-jump.csv), last column; Wxh
+moves less: only the columns of the characters in the first chunk get a gradient). Weights that
+were moving by {updates['overall']['resumed'][0]:.1e} per entry per update (the resumed run's first
+update) are pushed by about {lr} at once, which undoes part of what they learnt: the loss jumps
+(the table's later windows show how far it has come back). First update, mean |change| per entry:
 
 {md_table(['parameter', '--resume', '--init-from', 'ratio'], up_rows)}
 
-Data: [restart-updates.csv](restart-updates.csv) (every one of the first {S} updates, per parameter).
+Data: [restart-updates.csv](restart-updates.csv) (every one of the first {S} updates, per parameter;
+its runs `resumed` and `init-from` are `--resume` and `--init-from`).
 
 {reproduce(plan, 'restart')}"""

@@ -139,7 +139,12 @@ def test_report_end_to_end(tiny_report, tmp_path):
     links = linked_files(page)
     assert {"exercise-loss.png", "decoding.csv", "restart-loss.png", "restart-updates.png",
             "cells-heldout.png", "gradient-flow.png", "clipping.csv"} <= links
-    assert {"long-range.png", "long-range.csv", "truncation.png", "truncation-costs.csv"} <= links  # issue 17
+    assert {"long-range.png", "long-range.csv", "truncation.png", "truncation-costs.csv",
+            "long-range-more.csv"} <= links  # issue 17
+    more = SCALES["tiny"]["recall_more"]  # the longer training: every cell, truncation and seed
+    got = [(r["cell"], int(r["seq_length"]), int(r["iterations"])) for r in read(out / "long-range-more.csv")]
+    assert sorted(got) == sorted((c, T, more["chars"] // T) for c in ("vanilla RNN", "LSTM", "GRU")
+                                 for T in more["seq"] for _ in more["seeds"])
     for name in links:
         assert (out / name).is_file(), name
         if name.endswith(".png"):
@@ -179,7 +184,10 @@ def test_report_end_to_end(tiny_report, tmp_path):
         with open(runs / "logs" / f"cells-{cell}-seed-{seed}.json") as f:
             outcomes = json.load(f)
         assert [o["status"] for o in outcomes] == ["trained"] and outcomes[0]["iterations"] == 300
-        assert float(row["training seconds"]) == outcomes[0]["seconds"]
+        assert float(row["iterations per second"]) == pytest.approx(300 / outcomes[0]["seconds"])
+        # equal time: the iterations times the update time measured by the report itself
+        assert float(row["seconds of updates"]) == pytest.approx(
+            300 * float(row["milliseconds per update (measured)"]) / 1e3)
     assert len(read(out / "gradient-flow.csv")) == SCALES["tiny"]["grad_k"] + 1
     check_written_again(text, runs, out, links)
 
@@ -226,8 +234,8 @@ def test_every_csv_of_the_report_reads_back_as_numbers(tiny_report):
         assert rows and all(len(row) == len(header) for row in rows), name
         for row in rows:
             for column, cell in zip(header, row):
-                if column not in TEXT_COLUMNS and cell != "":  # empty: no value (nan)
-                    assert math.isfinite(float(cell)), (name, column, cell)
+                if column not in TEXT_COLUMNS:  # a number, or "nan" where there is none
+                    assert cell == "nan" or math.isfinite(float(cell)), (name, column, cell)
 
 
 def test_report_refuses_runs_of_another_text(tmp_path):
@@ -257,8 +265,8 @@ def test_read_samples_training_speed_and_csv_cells(tmp_path):
     assert all(math.isnan(v) for v in training_speed(str(tmp_path / "none.json")))
     np.testing.assert_allclose(trailing_mean([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
     # NumPy's numbers are written as Python's: all digits, and read back by float()
-    assert [csv_cell(v) for v in (np.float64(0.1), np.float32(0.5), np.int64(7), float("nan"), "a")] \
-        == ["0.1", "0.5", 7, "", "a"]
+    assert [csv_cell(v) for v in (np.float64(0.1), np.float32(0.5), np.int64(7), float("nan"), None, "a")] \
+        == ["0.1", "0.5", 7, "nan", "nan", "a"]  # a missing number is "nan": float() reads every cell
 
 
 def refused(*args):
