@@ -32,6 +32,7 @@ CONTENTS = "How often gradient clipping bites"
 BLOCKS = {"rnn": ("h",), "lstm": ("i", "f", "o", "g"), "gru": ("r", "u", "n")}  # bh's row blocks
 CHUNKS = 300  # chunks of training text whose gradients are read
 CELL_ORDER = ("rnn", "lstm", "gru")
+MARGIN = 1.5  # a cells' difference up to this many times the seed spread is "about the spread"
 
 
 def section(plan, out):
@@ -110,6 +111,13 @@ def findings(rows):
             if said else "These runs were trained before loss.csv logged clipping.")
 
 
+def against_spread(d, width):
+    """A difference against the seed spread, in words: within it (d <= width), about it (up to
+    MARGIN times it) or beyond it; compared in points to one decimal, as the page prints them."""
+    d, width = round(100 * d, 1), round(100 * width, 1)
+    return "within" if d <= width else "about" if d <= round(MARGIN * width, 1) else "beyond"
+
+
 def spread_text(rows, iters):
     """The cells' differences in the share of iterations clipped (one seed each) against the
     range over the vanilla seeds of section 1 (the rows after the three cells, but the last)."""
@@ -122,14 +130,18 @@ def spread_text(rows, iters):
     width = hi - lo
     pairs = [(x, y, abs(x[2] - y[2])) for i, x in enumerate(cells) for y in cells[i + 1:]]
     say = [f"{cell_name(x)} against {cell_name(y)} {100 * d:.1f} points "
-           f"({'beyond' if d > width else 'within'} the spread)" for x, y, d in pairs]
-    within = [p for p in pairs if p[2] <= width]
+           f"({against_spread(d, width)} the spread)" for x, y, d in pairs]
+    length = (f"over runs of {iters['exercise']:,} iterations rather than section 4's {iters['cells']:,}"
+              if iters["exercise"] != iters["cells"] else "over runs as long as section 4's")
+    noise = sorted({against_spread(d, width) for *_, d in pairs} - {"beyond"}, reverse=True)
     return (f"Each cell's share is one seed. The vanilla RNN's {len(seeds)} seeds of section 1 range from "
-            f"{lo:.1%} to {hi:.1%}, a spread of {100 * width:.1f} points; the cells differ by: "
-            + ", ".join(say) + ". "
-            + ("A difference within the spread may be seed noise. " if within else "")
-            + f"That spread is the vanilla RNN's, over runs of {iters['exercise']:,} iterations (those of "
-            f"section 4 ran {iters['cells']:,}); the gated cells' own seed spread is not measured here.")
+            f"{lo:.1%} to {hi:.1%}, a spread of {100 * width:.1f} points. As that spread comes from "
+            f"{len(seeds)} seeds of the vanilla RNN only, {length}, a difference needs a margin over it: "
+            f"up to the spread it is within the spread, up to {MARGIN:g} times it "
+            f"({100 * MARGIN * width:.1f} points) about the spread, and above that beyond the spread. "
+            f"The cells differ by: "
+            + ", ".join(say) + "."
+            + (f" A difference {' or '.join(noise)} the spread may be seed noise." if noise else ""))
 
 
 def divergence_text(rows, finished):

@@ -38,10 +38,11 @@ COLUMNS = ["model", "prime", "decoding", "loop starts at character", "loop perio
 LOOPS = ["model", "decoding", "texts", "texts that loop", "median start of the loop",
          "shortest period", "longest period", "mean share of words in the training text",
          "mean bits per character, own text", "real-text bits per character"]
-FORGETTING = ["model", "steps until the distance is 1e-6 of the first", "factor per step", "greedy texts",
-              "greedy texts that loop", "earliest loop start", "latest loop start",
-              "greedy loops that start before the states agree"]
 FORGET = 1e-6  # two states count as the same once their distance is this share of the first one
+FORGET_TEXT = f"{FORGET:g}".replace("e-0", "e-")  # as written on the page and in forgetting.csv: 1e-6
+FORGETTING = ["model", f"steps until the distance is {FORGET_TEXT} of the first", "factor per step",
+              "greedy texts", "greedy texts that loop", "earliest loop start", "latest loop start",
+              "greedy loops that start before the states agree"]
 REAL_FRAC = 0.1  # real text: this last share of the training file
 LOOP_RULE = {k: v.default for k, v in inspect.signature(a.find_loop).parameters.items()
              if k in ("min_repeats", "min_length")}
@@ -204,29 +205,36 @@ def loops_markdown(loops):
                      "bits/char, real text"], md)
 
 
+def loop_starts(r):
+    """A forgetting row's loop starts, in words: none, one place, or a range."""
+    return "none" if not r[4] else f"{r[5]}" if r[5] == r[6] else f"{r[5]}-{r[6]}"
+
+
 def forgetting_markdown(forgetting):
-    def starts(r):
-        return "none" if not r[4] else f"{r[5]}" if r[5] == r[6] else f"{r[5]}-{r[6]}"
-    md = [[r[0], f2(r[1], 0), f2(r[2], 3), f"{r[4]} of {r[3]}", starts(r),
+    md = [[r[0], f2(r[1], 0), f2(r[2], 3), f"{r[4]} of {r[3]}", loop_starts(r),
            f"{r[7]} of {r[4]}" if r[4] else ""] for r in forgetting]
-    return md_table(["model", "characters until two states agree to 1e-6", "distance factor per step",
+    return md_table(["model", f"characters until the distance is {FORGET_TEXT} of the first",
+                     "distance factor per step",
                      "greedy texts that loop", "loops start at character",
                      "loops that start before the states agree"], md)
 
 
+def iterations_text(info, names):
+    """The iterations the named models trained, in words."""
+    ns = [info[n]["n"] for n in names]
+    if len(set(ns)) == 1:
+        return f"{ns[0]:,} iterations" + (" each" if len(ns) > 1 else "")
+    return joined(f"{n:,}" for n in ns) + " iterations"
+
+
 def models_text(plan, models, info):
     """Which models generate: the exercise's and section 4's, with their iterations."""
-    def iterations(names):
-        ns = [info[n]["n"] for n in names]
-        if len(set(ns)) == 1:
-            return f"{ns[0]:,} iterations" + (" each" if len(ns) > 1 else "")
-        return joined(f"{n:,}" for n in ns) + " iterations"
     seeds = plan.s["seeds"]
     ex, cells = [n for n, _ in models[:len(seeds)]], [n for n, _ in models[len(seeds):]]
     return (f"the {len(ex)} exercise models (vanilla RNN, seed{'s' if len(ex) > 1 else ''} "
-            f"{joined(str(sd) for sd in seeds)}; {iterations(ex)}) and the {joined(cells)} of "
+            f"{joined(str(sd) for sd in seeds)}; {iterations_text(info, ex)}) and the {joined(cells)} of "
             f"{section_ref('lstm_gru_vs_vanilla', 'the cells comparison')} (seed {plan.s['cell_seeds'][0]} "
-            f"only; {iterations(cells)})")
+            f"only; {iterations_text(info, cells)})")
 
 
 def page_text(plan, models_primes, loops, forgetting, first):
@@ -263,6 +271,21 @@ character on real text (see "Own text vs real text").
 {examples_text(plan, models, primes, first)}"""
 
 
+def greedy_exceptions(by, names, others, col, greedy_best):
+    """(how many models greedy beats every multinomial decoding in column col of the loop rows
+    by (model, decoding), in words the models where it does not)."""
+    out = []
+    for n in names:
+        g = by[n, "greedy"][col]
+        lost = [o for o in others
+                if not (g < by[n, o][col] if greedy_best == "lowest" else g > by[n, o][col])]
+        if lost:
+            vs = joined(f"{by[n, o][col]:.3f} at {o}" for o in lost)
+            out.append(f"{joined([n])}: greedy {g:.3f} vs {vs}")
+    note = f" (not in {'; '.join(out)})" if out else ""
+    return len(names) - len(out), note
+
+
 def differ_text(loops, L):
     """Whether greedy and multinomial texts differ: loops, own-text bits, real words, counted."""
     greedy = [r for r in loops if r[1] == "greedy"]
@@ -272,21 +295,8 @@ def differ_text(loops, L):
     by = {(r[0], r[1]): r for r in loops}
     names = list(dict.fromkeys(r[0] for r in loops))
     others = [lab for lab, _, _ in DECODINGS[1:]]
-
-    def exceptions(col, greedy_best):
-        """The models where a multinomial decoding is not beaten by greedy in column col."""
-        out = []
-        for n in names:
-            g = by[n, "greedy"][col]
-            lost = [o for o in others
-                    if not (g < by[n, o][col] if greedy_best == "lowest" else g > by[n, o][col])]
-            if lost:
-                vs = joined(f"{by[n, o][col]:.3f} at {o}" for o in lost)
-                out.append(f"{joined([n])}: greedy {g:.3f} vs {vs}")
-        note = f" (not in {'; '.join(out)})" if out else ""
-        return len(names) - len(out), note
-    bits, bits_note = exceptions(8, "lowest")
-    words, words_note = exceptions(7, "highest")
+    bits, bits_note = greedy_exceptions(by, names, others, 8, "lowest")
+    words, words_note = greedy_exceptions(by, names, others, 7, "highest")
     t1_low = sum(by[n, "T = 1.0"][7] < min(by[n, o][7] for o in ["greedy"] + others if o != "T = 1.0")
                  for n in names)
     if ng * Ns != ns * Ng:
@@ -308,6 +318,7 @@ def why_loops_text(L, primes, forgetting):
     """Why greedy text loops: determinism; and whether the network's forgetting brings the state
     back, compared with where the loops start."""
     converge = sum(not math.isnan(r[1]) for r in forgetting)
+    lstm_state = "; for the LSTM, h and c together" if any(r[0] == CELLS["lstm"] for r in forgetting) else ""
     groups = {"before": [], "after": [], "mixed": [], "none": []}
     for r in forgetting:
         kind = "none" if not r[4] else "before" if r[7] == r[4] else "after" if r[7] == 0 else "mixed"
@@ -333,16 +344,42 @@ draws fresh randomness at every step, so the same state need not be followed by 
 
 Is it the network's forgetting (states fed the same characters come together) that brings the state
 back? Per model, the two states after the primes `{primes[0]}` and `{primes[min(1, len(primes) - 1)]}`
-are fed the same {L:,} characters, that model's greedy text from the prime `{primes[-1]}` (without
-the prime), until they agree to one part in a million: in {converge} of the {len(forgetting)} models (n/a: not
-within the {L:,} characters; a factor near 1 means the two states stay apart). Beside it, where
-that model's greedy texts loop:
+are both fed the same {L:,} characters: that model's greedy text from the prime `{primes[-1]}`, without
+the prime. After each character the distance between the two states is measured (the length of their
+difference{lstm_state}), and the table counts the characters until it has fallen to
+{FORGET_TEXT} of its value after the first character; below, "the states agree" means that point.
+That happens within the {L:,} characters in {converge} of the {len(forgetting)} models (n/a: it does not); the
+factor per step is fitted to the distance's fall over those characters (all {L:,} in an n/a row),
+so a factor near 1 means the two states stay apart. Beside it, where that model's greedy texts loop:
 
 {forgetting_markdown(forgetting)}
 
 {chr(10).join(said)}
 This is one pair of starting states and one fed text per model. (Data:
 [forgetting.csv](forgetting.csv).)"""
+
+
+def group_name(names):
+    """A group of models in words: "the vanilla models (seeds 1, 2 and 3)", "the LSTM and GRU"."""
+    prefix = "vanilla, seed "
+    if len(names) > 1 and all(n.startswith(prefix) for n in names):
+        return f"the vanilla models (seeds {joined([n[len(prefix):] for n in names])})"
+    return joined(names) if len(names) == 1 and names[0].startswith(prefix) else "the " + joined(names)
+
+
+def real_text_groups(vf):
+    """Which real text each model is scored on, from its held-out share vf (per model): a
+    sentence, the groups in the order of their first model."""
+    kind = {n: "held-out" if f >= REAL_FRAC else "trained-on" if f == 0 else "partly held-out"
+            for n, f in vf.items()}
+    groups = {}
+    for n in vf:
+        groups.setdefault(kind[n], []).append(n)
+    if len(groups) == 1:
+        return f", {next(iter(groups))} text for every model."
+    parts = [f"on {k} text for {group_name(ns)}" for k, ns in groups.items()]
+    return (f", so real-text bits are {', '.join(parts[:-1])} and {parts[-1]}: not comparable between "
+            f"those groups.")
 
 
 def own_vs_real_text(loops, info):
@@ -352,12 +389,6 @@ def own_vs_real_text(loops, info):
     diffs = [(r[0], r[9] - r[8]) for r in t1]
     own_lower, real_lower = sum(d > 0 for _, d in diffs), sum(d < 0 for _, d in diffs)
     vf = {n: info[n]["val_frac"] for n, _ in diffs}
-    groups = [("held out for", [n for n in vf if vf[n] >= REAL_FRAC]),
-              ("trained on by", [n for n in vf if vf[n] == 0]),
-              ("partly held out for", [n for n in vf if 0 < vf[n] < REAL_FRAC])]
-    groups = [(how, ns) for how, ns in groups if ns]
-    which = "; ".join(f"{how} {joined(ns)}" for how, ns in groups)
-    unlike = "So the models are not scored on like text; each" if len(groups) > 1 else "Each"
     return f"""**Own text vs real text.** At T = 1.0, real-text minus own-text bits per character:
 {'; '.join(f'{joined([n])} {d:+.2f}' for n, d in diffs)}.
 Own text scores lower in {own_lower} of the {len(diffs)} models, real text lower in {real_lower}.
@@ -365,8 +396,8 @@ The two measure different things: own-text bits estimate the model's own entropy
 drawn from the distributions it predicts); real-text bits are the cross-entropy of real text
 under the model, the text's entropy plus the Kullback-Leibler divergence from the text's
 distribution to the model's. No sign of their difference follows from that. The real text is
-the last {REAL_FRAC:.0%} of the training file: {which}.
-{unlike} own-text number is from one draw per prime."""
+the last {REAL_FRAC:.0%} of the training file{real_text_groups(vf)}
+Each own-text number is from one draw per prime."""
 
 
 def examples_text(plan, models, primes, first):

@@ -201,7 +201,8 @@ def findings(plan, rows, lim):
                      f"Against the short textbook answer, a gated cell with a truncation longer than L "
                      f"did not suffice with {s['recall_chars']:,} characters "
                      f"({s['recall_chars'] // long_:,} updates)"
-                     + (" (the longer training below tests more)." if s["recall_more"] else "."))
+                     + (f" (the longer training below tests L = {s['recall_more']['L']} only)."
+                        if s["recall_more"] else "."))
     split = sorted({(r[0], r[1], r[2]) for r in rows
                     if any(q[4] < LEARNED for q in rows if q[:3] == r[:3])
                     and any(q[4] >= LEARNED for q in rows if q[:3] == r[:3])})
@@ -326,6 +327,37 @@ def more_verdict(cell, learned, spec, best):
             f"--seq-length {short}, {best[long_]:.2f} with {long_})")
 
 
+def mean_range(v):
+    return f"{np.mean(v):.2f} ({min(v):.2f} to {max(v):.2f})"
+
+
+def short_change(plan, rows, more):
+    """In words: what more characters changed at the shorter truncation, where no gradient joins
+    key and recall (the runs above against the longer training), per cell."""
+    spec = plan.s["recall_more"]
+    L, T = spec["L"], min(spec["seq"])
+    parts = []
+    for cell in ORDER:
+        before = [r[4] for r in rows if r[0] == CELLS[cell] and r[1] == L and r[2] == T]
+        after = [r[4] for r in more if r[0] == CELLS[cell] and r[2] == T]
+        if not before or not after:
+            continue
+        if min(before + after) >= np.log2(len(lr.KEYS)) - 0.05:
+            how = "both at the no-memory level"
+        elif max(after) < min(before):
+            how = "lower, the seeds' ranges apart"
+        elif min(after) > max(before):
+            how = "higher, the seeds' ranges apart"
+        else:
+            how = "the seeds' ranges overlap"
+        parts.append(f"the {CELLS[cell]} from {mean_range(before)} to {mean_range(after)} ({how})")
+    if not parts or key_in_chunk(L, T):
+        return ""
+    times = spec["chars"] // plan.s["recall_chars"]
+    return (f"With --seq-length {T}, where no chunk holds both key and recall, {times} times the "
+            f"characters took the recall loss of " + "; ".join(parts) + ".")
+
+
 def more_text(plan, rows, more):
     """The page's part on the longer training (empty when the scale has none)."""
     spec = plan.s["recall_more"]
@@ -359,9 +391,21 @@ characters, so they differ in the truncation and, with it, in the number of upda
            f"the same after {plan.s['recall_chars']:,} (above)"], md)}
 
 With {chars:,} characters: {"; ".join(verdicts)}.{one_seed}
+{short_change(plan, rows, more)}
 These are {len(spec['seeds'])} seed{'s' if len(spec['seeds']) > 1 else ''} per cell at one L: where a cell did
 not learn, it might with still more characters.
 """
+
+
+def best_setting(rows, cell, L0):
+    """(mean, lowest, highest recall bits, L, T) of the cell's setting (L >= L0, T and the
+    characters seen) with the lowest mean recall loss over its seeds."""
+    groups = {}
+    for r in rows:
+        if r[0] == CELLS[cell] and r[1] >= L0:
+            groups.setdefault((r[1], r[2], r[8]), []).append(r[4])
+    (L, T, _), v = min(groups.items(), key=lambda kv: np.mean(kv[1]))
+    return float(np.mean(v)), min(v), max(v), L, T
 
 
 def in_short(lim, rows):
@@ -371,16 +415,14 @@ def in_short(lim, rows):
     if van[3] is None:
         return ""
     L0, no_memory = van[3], np.log2(len(lr.KEYS))
-    best = {}
-    for cell in ORDER:
-        mine = [r for r in rows if r[0] == CELLS[cell] and r[1] >= L0]
-        best[cell] = min(mine, key=lambda r: r[4])
-    said = {c: f"the {CELLS[c]}'s {r[4]:.2f} (L = {r[1]}, --seq-length {r[2]}, seed {r[3]})"
-            for c, r in best.items()}
-    further = all(best[c][4] < best["rnn"][4] - 0.25 for c in ("lstm", "gru"))
+    best = {cell: best_setting(rows, cell, L0) for cell in ORDER}
+    said = {c: f"the {CELLS[c]}, {m:.2f} ({lo:.2f} to {hi:.2f}) at L = {L}, --seq-length {T}"
+            for c, (m, lo, hi, L, T) in best.items()}
+    further = all(best[c][2] < best["rnn"][1] - 0.25 for c in ("lstm", "gru"))
     return f"""
-**In short.** At L = {L0} and beyond, where the vanilla RNN first failed with --seq-length {van[1]}, the
-lowest recall loss of any run of this section is {said["rnn"]}, against {no_memory:.0f} bits with no memory;
+**In short.** At L = {L0} and beyond, where the vanilla RNN first failed with --seq-length {van[1]}, each
+cell's best setting of this section (the L, truncation and training with the lowest mean recall loss
+over the seeds; the seeds' range in brackets), against {no_memory:.0f} bits with no memory: {said["rnn"]};
 {said["lstm"]}; {said["gru"]}. {"So the gated cells carry a key further than the vanilla RNN here, as the "
 "textbook answer says; how far, and whether a truncation longer than L is what lets them, the lines above "
 "say per cell." if further else "So these runs do not show the gated cells carrying a key further than the "

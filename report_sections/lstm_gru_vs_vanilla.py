@@ -33,11 +33,14 @@ CONTENTS = "Vanilla RNN vs LSTM vs GRU"
 
 COLUMNS = ["cell", "seed", "hidden size", "parameters", "final held-out bpc", "lowest held-out bpc",
            "training-text bpc", "held-out minus training-text bpc", "iterations per second",
-           "milliseconds per update (measured)", "seconds of updates", "held-out bpc at equal seconds"]
+           "milliseconds per update (measured)", "seconds of updates", "held-out bpc at equal seconds",
+           "change at equal seconds if the update time were 10% off"]
 SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc",
            "mean gap held-out minus training", "mean held-out bpc at equal seconds",
            "sd held-out bpc at equal seconds", "mean iterations per second (trainer's own)",
-           "milliseconds per update (measured)"]
+           "milliseconds per update (measured)",
+           "mean change at equal seconds if the update time were 10% off"]
+TIMING_ERROR = 0.1  # how far off the measured update time may be (two builds of the page: about 5%)
 
 
 def label(plan, run):
@@ -106,7 +109,15 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     at_equal = a.value_at(it * spu, bpc, equal_s)
     return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),
             float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, 1e3 * spu, it[-1] * spu,
-            at_equal]
+            at_equal, timing_band(it * spu, bpc, equal_s)]
+
+
+def timing_band(secs, bpc, t):
+    """How far the held-out bpc read at t seconds moves if t is TIMING_ERROR off (either way,
+    where the curve reaches): the uncertainty the timing gives an equal-time reading."""
+    at_t = a.value_at(secs, bpc, t)
+    moved = [abs(a.value_at(secs, bpc, t * k) - at_t) for k in (1 - TIMING_ERROR, 1 + TIMING_ERROR)]
+    return max((m for m in moved if m == m), default=0.0)
 
 
 def summarise(plan, table):
@@ -119,7 +130,7 @@ def summarise(plan, table):
         eq_m, eq_sd, _, _ = a.spread([r[11] for r in mine])
         rows.append([label(plan, run), len(mine), mine[0][3], held, sd,
                      a.spread([r[7] for r in mine])[0], eq_m, eq_sd,
-                     a.spread([r[8] for r in mine])[0], mine[0][9]])
+                     a.spread([r[8] for r in mine])[0], mine[0][9], a.spread([r[12] for r in mine])[0]])
     return rows
 
 
@@ -152,7 +163,7 @@ def heldout_name(plan):
     n_val = int(len(plan.text) * 0.1)
     val = plan.text[len(plan.text) - n_val:]
     titles = re.findall(r"\n([^\n]{3,80})\n\nby [^\n]+", val)
-    start = val[:60].replace("\n", " ").replace("`", "'")
+    start = val[:60].replace("\n", "\\n").replace("`", "'")
     named = (f"it holds the work titled {', '.join(f'**{t.strip()}**' for t in titles)} (from its title "
              f"line on), after the last {val.find(titles[0]):,} characters of the work before it"
              if titles else "no title line was found in it")
@@ -160,14 +171,20 @@ def heldout_name(plan):
             f"character of it is trained on")
 
 
-def versus(rows, name_a, name_b, col=3, sd_col=4):
-    """In words: how far apart two cells' mean held-out bpc are, against their seeds' spread."""
+def versus(rows, name_a, name_b, col=3, sd_col=4, band_col=None):
+    """In words: how far apart two cells' mean held-out bpc are, against their seeds' spread
+    and, at equal time (band_col), against what a TIMING_ERROR in the update times moves."""
     ra, rb = (next(r for r in rows if r[0] == n) for n in (name_a, name_b))
     diff, sd = rb[col] - ra[col], max(ra[sd_col], rb[sd_col])
+    band = ra[band_col] + rb[band_col] if band_col is not None else 0.0
     if ra[1] < 2:
         verdict = "one seed each: the spread between seeds is not measured"
+    elif abs(diff) > 2 * sd and abs(diff) <= band:
+        verdict = (f"more than twice the larger seed sd ({sd:.3f}), but not more than a {TIMING_ERROR:.0%} "
+                   f"error in the update times would move it ({band:.3f}): not shown")
     elif abs(diff) > 2 * sd:
-        verdict = f"more than twice the larger seed sd ({sd:.3f})"
+        timing = f" and than a {TIMING_ERROR:.0%} timing error moves it ({band:.3f})" if band_col else ""
+        verdict = f"more than twice the larger seed sd ({sd:.3f}){timing}"
     elif abs(diff) > sd:
         verdict = f"between one and two seed sds ({sd:.3f}): not conclusive with {ra[1]} seeds"
     else:
@@ -179,12 +196,12 @@ def versus(rows, name_a, name_b, col=3, sd_col=4):
             f"(better), {verdict}")
 
 
-def comparisons(plan, rows, col, sd_col):
+def comparisons(plan, rows, col, sd_col, band_col=None):
     """The comparisons the page makes, each against the seed spread, as list items."""
     big = label(plan, "rnn-big")
     pairs = [("LSTM", "GRU"), ("LSTM", "vanilla RNN"), ("GRU", "vanilla RNN"), (big, "vanilla RNN"),
              ("LSTM", big)]
-    return "\n".join(f"- {versus(rows, x, y, col, sd_col)}" for x, y in pairs)
+    return "\n".join(f"- {versus(rows, x, y, col, sd_col, band_col)}" for x, y in pairs)
 
 
 def past_best(hp, rise):
@@ -223,18 +240,19 @@ runs show them:
 
 - Per update: at {plan.s['cell_iters']:,} iterations the LSTM's held-out bpc is {apart(lstm[3], van[3])}
   and the GRU's {apart(gru[3], van[3])} than the vanilla RNN's ({van[3]:.3f}; the largest seed sd of the
-  four is {sd:.3f}, and the list above says which differences exceed twice it).
+  four is {sd:.3f}; the list above tests each difference against twice the larger sd of its pair).
 - Not by size alone: the vanilla RNN with hidden size {plan.big_hidden} ({big[2]:,} parameters, the LSTM
   has {lstm[2]:,}) ends at {big[3]:.3f}, {worse_or_better(big[3], van[3])} than the default one.
   {past_best(hp, rise)} So this control separates size from the gates only at this learning rate.
 - Why, in the equations: a gated cell carries its state through a gated sum (c_t = f * c_(t-1) +
   i * g in the LSTM, h_t = (1 - u) * n + u * h_(t-1) in the GRU), so its gradient survives more
-  steps back than the vanilla RNN's (section 5 measures it) and it can carry a character further
-  (section 7 measures that).
+  steps back than the vanilla RNN's (section 5 measures it); whether that lets it carry a
+  character further is measured in section 7.
 - Their cost: one update takes {lstm[9] / van[9]:.1f} (LSTM) and {gru[9] / van[9]:.1f} (GRU) times as
   long as the vanilla RNN's (measured, the table above). After equal training time ({equal_s:.3g} s of
   updates) the LSTM's held-out bpc is {lstm[6]:.3f} and the GRU's {gru[6]:.3f}, against the vanilla RNN's
-  {van[6]:.3f}: the LSTM's is {worse_or_better(lstm[6], van[6])}, the GRU's {worse_or_better(gru[6], van[6])}.
+  {van[6]:.3f}: the LSTM's is {worse_or_better(lstm[6], van[6])}, the GRU's {worse_or_better(gru[6], van[6])}
+  (the list above says whether each difference counts).
   At that time they have made fewer updates (seed {plan.s['cell_seeds'][0]}: LSTM {at_equal[lstm[0]]:,}, GRU
   {at_equal[gru[0]]:,}, vanilla RNN {at_equal[van[0]]:,}), so they have also read different stretches
   of the text.
@@ -274,9 +292,14 @@ Mean ± standard deviation over the {n} seeds (sample sd), and the held-out bpc 
 time: {equal_s:.3g} seconds of updates, as long as the fastest run's {plan.s['cell_iters']:,} updates
 take, read off each run's curve (seconds = iterations times the milliseconds of one update,
 measured in the report's process as CPU seconds on one core: the fastest of three repeats of about
-{TIMING_CHARS:,} characters of lossFun and Adagrad, so it does not depend on what else the machine
-ran during training; held-out evaluations and logging are not counted; evaluations between the
-points are interpolated):
+{TIMING_CHARS:,} characters of lossFun and Adagrad; held-out evaluations and logging are not
+counted; evaluations between the points are interpolated). CPU time counts little of what other
+processes do, but not nothing: two builds of this page from the same runs measured update times
+about 5% apart. And at equal time the runs stand at different iterations, so at different places
+of the text, which the seed sd does not contain (every seed reads the text in the same order). So
+at equal time a difference counts only where it is larger than twice the seed sd and than the
+change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (the last column of
+[cells.csv](cells.csv)):
 
 {sum_md}
 
@@ -286,7 +309,7 @@ Each difference against the spread between seeds, at equal iterations:
 
 and at equal training time ({equal_s:.3g} s):
 
-{comparisons(plan, rows, 6, 7)}
+{comparisons(plan, rows, 6, 7, 10)}
 
 {advantages(plan, hp, table, rows, equal_s)}
 

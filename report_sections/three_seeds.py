@@ -8,6 +8,7 @@ seed, mean and spread), exercise-correlation.csv (how closely the seeds' losses 
 other), favourite-samples.csv (the last training samples, ranked by real words).
 """
 import collections
+import inspect
 import os
 import re
 
@@ -24,6 +25,12 @@ NAME = "exercise"
 HEADING = "The exercise: three seeds of the vanilla RNN"
 CONTENTS = "The exercise: three seeds"
 SMOOTHING = 0.999  # the smoothed loss's factor, as in min_char_rnn.py's training loop
+CORRELATION_COLUMNS = ["run", "from iteration", "logged rows", "chunk loss, same iteration",
+                       "chunk loss, first seed one logged row later (shift +1)",
+                       "chunk loss, second seed one logged row later (shift -1)",
+                       "smoothed loss, same iteration"]
+MIN_WORDS = inspect.signature(a.rank_samples).parameters["min_words"].default  # as favourite_samples ranks
+WORD_EXAMPLES = ("o'er", "'tis")  # shown on the page with the words analysis.words makes of them
 
 
 def section(plan, out):
@@ -38,9 +45,7 @@ def section(plan, out):
     table, stats = seed_table(curves, T)
     seeds_csv(out, table, stats, T)
     corr = correlations(curves)
-    out.csv("exercise-correlation.csv", ["run", "from iteration", "logged rows", "chunk loss, same iteration",
-                                         "chunk loss, one logged row apart", "smoothed loss, same iteration"],
-            corr)
+    out.csv("exercise-correlation.csv", CORRELATION_COLUMNS, corr)
     ranked, seed_of = favourite_samples(plan, runs, hp)
     out.csv("favourite-samples.csv", ["sample", "share of words in the training text",
                                       "distinct known words", "words", "text"],
@@ -85,7 +90,7 @@ def program_text(plan, runs):
                   [[r[0], r[1], f"{r[2]:,}", f2(r[3], 3) if r[3] == r[3] else untrained] for r in rows])
     held = hp.get("val_frac") or 0
     trained_on = ("all of which seed {} was trained on (nothing held out)" if not held else
-                  f"seed {{}} was trained on all but its last {held:.0%}").format(next(iter(runs)))
+                  f"of which seed {{}} was trained on all but the last {held:.0%}").format(next(iter(runs)))
     text = f"""\
 **What `lossFun` implements**: a character-level, many-to-many vanilla (Elman) recurrent network
 with one hidden layer of {H} tanh units: at every step t it reads one character x_t (one-hot),
@@ -106,10 +111,11 @@ time**: the same Wxh, Whh, bh and Why at every step, so its parameter count does
 while each layer of the fully-connected network has its own weights and its input layer grows with
 l; and (2) it **reads the input one character per step and carries a state**, so the same weights
 run on any length, and each step gives a prediction; the fully-connected network takes exactly l
-characters at once, in its first layer only. The same trained weights (seed {next(iter(runs))})
-on contexts of 3 and of 50 characters, each read from a zero state, predicting the character after
-it at {positions:,} positions spread evenly over `{plan.args.text}`, {trained_on};
-the fully-connected network (hidden layers of {H} on l one-hot characters, {V} x l inputs), for its size:
+characters at once, in its first layer only. In the table below, the same trained weights (seed
+{next(iter(runs))}) read contexts of {rows[0][1]} and of {rows[1][1]} characters, each from a zero state, and
+predict the character that follows at {positions:,} positions spread evenly over `{plan.args.text}`,
+{trained_on}. The fully-connected network (hidden layers of {H} on l one-hot characters, {V} x l
+inputs) is not trained: the table gives only its parameter count, to compare sizes.
 
 {md}
 
@@ -196,7 +202,8 @@ def correlations(curves, share=0.05):
     """Rows of exercise-correlation.csv, one per pair of seeds, over the rows both logged after
     the first steep descent (the first `share` of the iterations, as the figure's y range): the
     correlation of their chunk losses at the same iteration (the same chunk of text), with one
-    run a logged row later (another chunk), and of their smoothed losses."""
+    run a logged row later (another chunk; each run of the pair in turn the later one), and of
+    their smoothed losses."""
     seeds = list(curves)
     last = max(int(c[0].max()) for c in curves.values())
     rows = []
@@ -209,25 +216,28 @@ def correlations(curves, share=0.05):
             smooth = {s: [col[s][t][1] for t in its] for s in (s1, s2)}
             rows.append([f"seed {s1} and seed {s2}", its[0] if its else float("nan"), len(its),
                          corr(loss[s1], loss[s2]), corr(loss[s1][1:], loss[s2][:-1]),
-                         corr(smooth[s1], smooth[s2])])
+                         corr(loss[s1][:-1], loss[s2][1:]), corr(smooth[s1], smooth[s2])])
     return rows
+
+
+def span(v):
+    """The range of a few numbers, to two decimals ("0.93 to 0.94", or one number)."""
+    lo, hi = min(v), max(v)
+    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
 
 
 def together_text(corr_rows, table, every):
     """Whether the seeds' curves move together, from the correlations and the table."""
     if not corr_rows:
         return "One seed: nothing to compare it with."
-    same, apart, smooth = ([r[k] for r in corr_rows] for k in (3, 4, 5))
-
-    def span(v):
-        lo, hi = min(v), max(v)
-        return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
-
+    same, smooth = [r[3] for r in corr_rows], [r[6] for r in corr_rows]
+    apart = [v for r in corr_rows for v in r[4:6]]  # both directions: either run of a pair later
     if any(v != v for v in same + apart + smooth):
         return "Too few logged rows to correlate the seeds' losses."
     text = (f"Two seeds' chunk losses at the same iteration (the same chunk: every run reads the text "
             f"in the same order) correlate with r = {span(same)} (smoothed losses: {span(smooth)}), but "
-            f"one logged row apart ({every:,} iterations, another chunk) with r = {span(apart)} only "
+            f"one logged row apart ({every:,} iterations, another chunk; either run of a pair the later one) "
+            f"with r = {span(apart)} only "
             f"(logged rows from iteration {corr_rows[0][1]:,}, after the first steep descent). ")
     if min(same) > 0.5 and max(apart) < min(same) / 2:
         text += ("So the curves move together, and their bumps are harder and easier stretches of "
@@ -316,6 +326,15 @@ def shows(text, known, vocabulary):
     return "; ".join(said) + "."
 
 
+def word_rule():
+    """What analysis.words counts as a word, in words, with its pattern and examples of what it
+    makes of WORD_EXAMPLES."""
+    shown = ", ".join(f"`{w}` gives " + (" and ".join(f"`{x}`" for x in a.words(w)) or "no word")
+                      for w in WORD_EXAMPLES)
+    return (f"the text lower-cased, then runs of the letters a to z that keep an apostrophe only between "
+            f"two letters, as the pattern `{a.WORD.pattern}` of analysis.py finds them: {shown}")
+
+
 def page_text(plan, hp, runs, figures, seeds, corr_rows, candidates):
     T, k = hp["seq_length"], plan.s["favourites_from"]
     overlay, singles = figures[0], figures[1:]
@@ -328,7 +347,7 @@ def page_text(plan, hp, runs, figures, seeds, corr_rows, candidates):
                       f"\n\n{code_block(t)}\n\nWhat it shows: {shows(t, known, plan.vocabulary)}"
                       for n, t, sh, dk, nw in chosen)
     if not chosen:
-        fav = "_No sample had 10 words or more._"
+        fav = f"_No sample had {MIN_WORDS} words or more._"
     how = ("the best-scoring sample of each run" if distinct and len(chosen) == len(runs)
            else "the best-scoring samples, at most one per run until every run has one")
     V = len(set(plan.text))
@@ -358,8 +377,8 @@ figure per run: {', '.join(f'[seed {seed}]({f})' for seed, f in zip(runs, single
 
 **{len(chosen)} candidate favourite samples**: {how}, among its last {k} training samples
 (every {hp['sample_every']} iterations, {hp['sample_length']} characters), by the share of their
-words (runs of letters, lower-cased) that occur anywhere in the training text; ties go to more
-distinct such words, and samples of fewer than 10 words are left out. The criterion rewards real
+words ({word_rule()}) that occur anywhere in the training text; ties go to more
+distinct such words, and samples of fewer than {MIN_WORDS} words are left out. The criterion rewards real
 words, not grammar or sense: the choice is still yours; under each, what it shows the model has
 learnt of a play's form (a heading is a line of a name in capitals, as `MACBETH.`; a stage
 direction is text in [brackets], or Enter, Exit, Exeunt). All samples, scored:

@@ -165,6 +165,7 @@ def cell_findings(plan, cell, rows, curves):
     budget = min(curves[(cell, r[1])][1][-1] for r in mine)
     _, _, H, V = plan_sizes(plan, cell)
     full_mem = formula_bytes(cell, FULL_TEXT, H, V)
+    sd = seed_sd(plan, cell)
     return [
         f"- {CELLS[cell]} ({mine[0][2]:,} parameters): a character costs {lo[5]:.1f} µs at --seq-length "
         f"{lo[1]} and {hi[5]:.1f} µs at {hi[1]} (cheapest at {per_char[0][1]}, dearest at "
@@ -173,11 +174,13 @@ def cell_findings(plan, cell, rows, curves):
         f"growing with T as the formula {FORMULA[cell]} bytes (H = {H}, V = {V}) "
         f"says: measured over formula from {min(ratio):.2f} to {max(ratio):.2f}.",
         f"- After {plan.s['trunc_chars']:,} characters, held-out bpc is lowest at --seq-length "
-        f"{by_chars[0][1]} ({by_chars[0][9]:.3f}) and highest at {by_chars[-1][1]} ({by_chars[-1][9]:.3f}), "
-        f"{by_chars[-1][9] - by_chars[0][9]:.3f} apart; {order_before(plan, cell, mine, curves)} "
+        f"{by_chars[0][1]} ({by_chars[0][9]:.3f}; {lead(by_chars, 9, sd)}) and highest at {by_chars[-1][1]} "
+        f"({by_chars[-1][9]:.3f}). {order_before(cell, mine, curves)} "
         f"After the same {budget:.3g} seconds of updates (as long as its fastest run took), lowest at "
-        f"{by_secs[0][1]} ({by_secs[0][10]:.3f}) and highest at {by_secs[-1][1]} ({by_secs[-1][10]:.3f}); "
-        f"the runs have then read from {chars_at(budget, mine, curves)}: different stretches of the text.",
+        f"{by_secs[0][1]} ({by_secs[0][10]:.3f}; {lead(by_secs, 10, sd)}) and highest at {by_secs[-1][1]} "
+        f"({by_secs[-1][10]:.3f}); the runs have then read from {chars_at(budget, mine, curves)}: "
+        f"different stretches of the text, and the update times behind it vary by a few percent from "
+        f"one measurement to the next.",
         f"- Full BPTT of a {FULL_TEXT:,}-character text as one chunk: {FORMULA[cell]} bytes with T = "
         f"{FULL_TEXT:,} = {gib(full_mem)} for the backward pass, and "
         f"about {FULL_TEXT * hi[5] / 1e6:.0f} seconds per update at the {hi[5]:.1f} µs per character "
@@ -186,15 +189,26 @@ def cell_findings(plan, cell, rows, curves):
     ]
 
 
-def order_before(plan, cell, mine, curves):
-    """In words: which T was lowest and highest at the evaluation before the last one."""
+def order_before(cell, mine, curves):
+    """In words: the order of the T by held-out bpc at the last evaluation and the one before."""
+    last = [r[1] for r in sorted(mine, key=lambda r: r[9])]
     if any(len(curves[(cell, r[1])][2]) < 3 for r in mine):
-        return "there is no earlier evaluation to compare."
+        return f"From lowest to highest: {', '.join(map(str, last))}."
     chars = curves[(cell, mine[0][1])][0][-2]
-    before = sorted(mine, key=lambda r: curves[(cell, r[1])][2][-2])
-    same = [r[1] for r in before] == [r[1] for r in sorted(mine, key=lambda r: r[9])]
-    return (f"at the evaluation before, after {chars:,} characters, the lowest was at {before[0][1]} and the "
-            f"highest at {before[-1][1]} ({'the same order' if same else 'another order'}).")
+    before = [r[1] for r in sorted(mine, key=lambda r: curves[(cell, r[1])][2][-2])]
+    same = "the same order" if before == last else "another order"
+    return (f"From lowest to highest: {', '.join(map(str, last))}; at the evaluation before, after "
+            f"{chars:,} characters: {', '.join(map(str, before))} ({same}).")
+
+
+def lead(ranked, col, sd):
+    """In words: how far the first of ranked (rows sorted by column col) is below the second,
+    against twice the seed sd (nan: unknown)."""
+    margin = ranked[1][col] - ranked[0][col]
+    if math.isnan(sd):
+        return f"{margin:.3f} below the next, one seed"
+    verdict = "not shown to be real" if margin <= 2 * sd else "more than twice the seed sd, one seed"
+    return f"{margin:.3f} below the next: {verdict}"
 
 
 def chars_at(budget, mine, curves):
@@ -204,9 +218,9 @@ def chars_at(budget, mine, curves):
     return f"{read[lo]:,.0f} characters (--seq-length {lo}) to {read[hi]:,.0f} ({hi})"
 
 
-def seed_sd(plan):
-    """The sample sd of the final held-out bpc of section 4's vanilla RNN seeds (nan with one)."""
-    finals = [heldout_columns(plan.path("cells", "rnn", f"seed-{seed}"))[1][-1]
+def seed_sd(plan, cell):
+    """The sample sd of the final held-out bpc of section 4's seeds of the cell (nan with one)."""
+    finals = [heldout_columns(plan.path("cells", cell, f"seed-{seed}"))[1][-1]
               for seed in plan.s["cell_seeds"]]
     return a.spread(finals)[1] if len(finals) > 1 else math.nan
 
@@ -220,14 +234,15 @@ def closing(plan, rows):
     _, _, H, V = plan_sizes(plan, cell)
     by_chars = sorted(mine.values(), key=lambda r: r[9])
     best_chars, margin = by_chars[0][1], by_chars[1][9] - by_chars[0][9]
-    best_secs = min(mine.values(), key=lambda r: r[10])[1]
-    sd = seed_sd(plan)
+    by_secs = sorted(mine.values(), key=lambda r: r[10])
+    best_secs = by_secs[0][1]
+    sd = seed_sd(plan, cell)
     if math.isnan(sd):
         shown = "one seed, the seed spread unknown"
     elif margin <= 2 * sd:
-        shown = f"within twice section 4's seed sd, {sd:.3f}: not shown to be real"
+        shown = f"within twice the {CELLS[cell]}'s seed sd of section 4, {sd:.3f}: not shown to be real"
     else:
-        shown = f"more than twice section 4's seed sd, {sd:.3f}, though from one seed"
+        shown = f"more than twice the {CELLS[cell]}'s seed sd of section 4, {sd:.3f}, though from one seed"
     return (f"Why truncated BPTT in practice, from these numbers ({CELLS[cell]}): the backward pass's memory "
             f"grows in proportion to T, so full BPTT of a {FULL_TEXT:,}-character text would hold "
             f"{gib(formula_bytes(cell, FULL_TEXT, H, V))} for a single update, made once per pass over the "
@@ -237,7 +252,7 @@ def closing(plan, rows):
             f"{mine[Ts[0]][5] / mine[ref][5]:.1f} times as much at --seq-length {Ts[0]} as at {ref}, the "
             f"fixed cost of each update shared by fewer characters. Here the best held-out bpc at equal "
             f"characters is at --seq-length {best_chars}, {margin:.3f} below the next ({shown}), and "
-            f"at equal seconds at {best_secs}; what "
+            f"at equal seconds at {best_secs} ({lead(by_secs, 10, sd)}); what "
             f"truncation gives up, the dependencies longer than T, is measured in the long-range section.")
 
 
@@ -261,8 +276,9 @@ s['trunc_chars']):,} characters, in CPU seconds of one core); the seconds in the
 figure are updates times that time, without the trainer's logging and evaluation. The memory is the
 peak that tracemalloc sees during one lossFun call: the arrays the chunk's forward pass keeps for
 the backward pass and those the backward pass makes. One seed per T: the spread between seeds is
-not measured here; section 4's vanilla RNN seeds end {seed_sd(plan):.3f} bpc apart (sample sd), and a
-difference between two T smaller than about twice that is not shown to be real.
+not measured here. Section 4's seeds of the same cells, at --seq-length 25, have held-out sds of
+{', '.join(f"{seed_sd(plan, c):.3f} ({CELLS[c]})" for c in s['trunc_cells'])}; a difference between two T
+smaller than twice that is not shown to be real.
 
 ![Held-out bpc against characters and seconds]({fig_name})
 
