@@ -32,6 +32,8 @@ import min_char_rnn as m
 from charrnn.cells import cell_module
 from charrnn.checkpoint import load_checkpoint
 from report_sections import folder
+from report_sections import long_range_dependency as long_range
+from report_sections import lstm_gru_vs_vanilla as cells_section
 from report_sections.folder import write_manifest
 from report_sections.page import csv_cell
 from report_sections.plan import CELL_RUNS, SCALES
@@ -370,3 +372,33 @@ def test_report_stopped_and_started_again(tiny_report, tmp_path):
     got = same_page((runs / "samples" / "README.md").read_text(),
                     f"python report.py --scale tiny --text {text} --runs-dir {runs}", runs)
     assert got == want
+
+
+def test_equal_time_verdicts_count_the_timing_error():
+    """A difference counts at equal time only beyond twice the seed sd and the timing band."""
+    # rows of cells-summary.csv: name, seeds, params, mean, sd, gap, mean at equal time, sd, it/s, ms, band
+    rows = [["A", 3, 1, 3.0, 0.01, 0, 3.00, 0.01, 1, 1, 0.05],
+            ["B", 3, 1, 3.0, 0.01, 0, 3.08, 0.01, 1, 1, 0.05],
+            ["C", 3, 1, 3.0, 0.01, 0, 3.20, 0.01, 1, 1, 0.05]]
+    assert "not shown" in cells_section.versus(rows, "A", "B", 6, 7, 10)  # 0.08 > 2 sd, but <= 0.05 + 0.05
+    beyond = cells_section.versus(rows, "A", "C", 6, 7, 10)  # 0.20: beyond both
+    assert "the A lower by 0.200" in beyond and "not shown" not in beyond
+    assert "not shown" not in cells_section.versus(rows, "A", "B", 6, 7)  # at equal iterations: no band
+    # the band: how far a reading moves when the time is 10% off, either way the curve reaches
+    secs, bpc = np.array([0.0, 10.0, 20.0]), np.array([5.0, 4.0, 2.0])
+    assert cells_section.timing_band(secs, bpc, 10.0) == pytest.approx(0.2)  # 11 s: 3.8; 9 s: 4.1
+    assert cells_section.timing_band(secs, bpc, 20.0) == pytest.approx(0.4)  # the end: only 18 s
+
+
+def recall_row(cell, L, T, seed, bits, chars=1000):
+    """A row as long-range.csv's: cell, L, seq_length, seed, recall bits, ..., characters seen."""
+    return [cell, L, T, seed, bits, 0.0, 1, chars // T, chars, 0.0]
+
+
+def test_long_range_conclusion_takes_each_cells_best_setting_over_its_seeds():
+    row = recall_row
+    rows = [row("GRU", 20, 25, 1, 0.1), row("GRU", 20, 25, 2, 1.9),  # mean 1.0
+            row("GRU", 40, 50, 1, 0.6), row("GRU", 40, 50, 2, 0.7),  # mean 0.65: the best
+            row("GRU", 10, 25, 1, 0.0), row("GRU", 10, 25, 2, 0.0)]  # below L0: not counted
+    mean, lo, hi, L, T = long_range.best_setting(rows, "gru", 20)
+    assert (L, T, lo, hi) == (40, 50, 0.6, 0.7) and mean == pytest.approx(0.65)
