@@ -170,7 +170,8 @@ def blocks_text(blocks):
     for cell in ("vanilla RNN", "LSTM", "GRU"):
         mine = [r for r in blocks if r[0] == cell]
         top = max(mine, key=lambda r: r[3])
-        said.append(f"{cell} {top[3]:.0%} of {top[2]} chunks, most in block {top[1]}" if top[3] > 0
+        where = f", most in block {top[1]}" if len(mine) > 1 else ""
+        said.append(f"{cell} {top[3]:.0%} of {top[2]} chunks{where}" if top[3] > 0
                     else f"{cell} in none of {top[2]} chunks")
     return "; ".join(said)
 

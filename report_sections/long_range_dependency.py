@@ -208,7 +208,7 @@ def findings(plan, rows, lim):
                     and any(q[4] >= LEARNED for q in rows if q[:3] == r[:3])})
     if split:
         lines.append("- Seeds disagree (one under the mark, one not) at: "
-                     + ", ".join(f"{c} L = {L}, --seq-length {T}" for c, L, T in split) + ".")
+                     + "; ".join(f"{c} L = {L}, --seq-length {T}" for c, L, T in split) + ".")
     return "\n".join(lines)
 
 
@@ -235,21 +235,27 @@ def partial_and_updates(plan, rows):
                      f"reason, not tested here: the weights that the gradient teaches to keep what the "
                      f"state holds over the last {short - 1} steps act at every step, so they keep the key "
                      f"over the steps no gradient reaches too.")
-    wins = {short: [], long_: []}
+    wins, small = {short: [], long_: []}, {short: 0, long_: 0}
     for c in ORDER:
         for L in s["recall_L"]:
             a, z = mean_bits(rows, c, L, short), mean_bits(rows, c, L, long_)
-            if (a[2] < z[1] or z[2] < a[1]) and abs(a[0] - z[0]) > 0.1:  # ranges apart, by 0.1 bits
-                wins[short if a[0] < z[0] else long_].append(f"{CELLS[c]} L = {L}")
+            if a[2] < z[1] or z[2] < a[1]:  # the seeds' ranges apart
+                side = short if a[0] < z[0] else long_
+                if abs(a[0] - z[0]) > 0.1:
+                    wins[side].append(f"{CELLS[c]} L = {L}")
+                else:
+                    small[side] += 1
     n = len(ORDER) * len(s["recall_L"])
+    one_seed = (" (one seed: every difference counts, untested against the spread)."
+                if len(s["recall_seeds"]) == 1 else ".")
     lines.append(f"- At equal characters, --seq-length {short} ({s['recall_chars'] // short:,} updates) "
                  f"recalls better (by over 0.1 bits, the seeds' ranges apart) at {len(wins[short])} of "
                  f"{n} cell and L pairs "
                  f"({', '.join(wins[short]) or 'none'}); --seq-length {long_} "
                  f"({s['recall_chars'] // long_:,} updates) at {len(wins[long_])} "
-                 f"({', '.join(wins[long_]) or 'none'}); elsewhere the difference is within the seeds' "
-                 f"spread" + (" (one seed: every difference counts, untested against the spread)."
-                              if len(s["recall_seeds"]) == 1 else "."))
+                 f"({', '.join(wins[long_]) or 'none'}); elsewhere the difference is under 0.1 bits with the "
+                 f"seeds' ranges apart (--seq-length {short} lower at {small[short]}, {long_} at "
+                 f"{small[long_]}) or within the seeds' spread" + one_seed)
     return lines
 
 
@@ -381,9 +387,10 @@ def more_text(plan, rows, more):
 **Longer training at L = {L}.** Is a cell that fails at L = {L} short of training, or of a gradient
 that joins key and recall? Each cell again, at L = {L}, with --seq-length {" and ".join(map(str, truncs))},
 {chars:,} characters seen, {chars // plan.s["recall_chars"]} times as many as above (seeds {seeds}; the same
-hidden size and learning rate; its own text of the same kind). Against the runs above with the same
---seq-length, the characters seen are the one change; the two truncations here see the same
-characters, so they differ in the truncation and, with it, in the number of updates
+hidden size and learning rate), on a longer text made the same way (the same generator and seed; its
+keys and filler are another draw). Against the runs above with the same --seq-length, the characters
+seen and that draw change; the two truncations here read the same text, so they differ in the
+truncation and, with it, in the number of updates
 ([long-range-more.csv](long-range-more.csv)):
 
 {md_table(["cell", "--seq-length", "updates", "recalls with key in chunk",
@@ -392,20 +399,20 @@ characters, so they differ in the truncation and, with it, in the number of upda
 
 With {chars:,} characters: {"; ".join(verdicts)}.{one_seed}
 {short_change(plan, rows, more)}
-These are {len(spec['seeds'])} seed{'s' if len(spec['seeds']) > 1 else ''} per cell at one L: where a cell did
-not learn, it might with still more characters.
+These are {len(spec['seeds'])} seed{'s' if len(spec['seeds']) > 1 else ''} per cell at one L: whether still
+more characters would let a cell learn is not measured.
 """
 
 
 def best_setting(rows, cell, L0):
-    """(mean, lowest, highest recall bits, L, T) of the cell's setting (L >= L0, T and the
-    characters seen) with the lowest mean recall loss over its seeds."""
+    """(mean, lowest, highest recall bits, L, T, characters seen) of the cell's setting (L >= L0,
+    T and the characters seen) with the lowest mean recall loss over its seeds."""
     groups = {}
     for r in rows:
         if r[0] == CELLS[cell] and r[1] >= L0:
             groups.setdefault((r[1], r[2], r[8]), []).append(r[4])
-    (L, T, _), v = min(groups.items(), key=lambda kv: np.mean(kv[1]))
-    return float(np.mean(v)), min(v), max(v), L, T
+    (L, T, n), v = min(groups.items(), key=lambda kv: np.mean(kv[1]))
+    return float(np.mean(v)), min(v), max(v), L, T, n
 
 
 def in_short(lim, rows):
@@ -416,15 +423,28 @@ def in_short(lim, rows):
         return ""
     L0, no_memory = van[3], np.log2(len(lr.KEYS))
     best = {cell: best_setting(rows, cell, L0) for cell in ORDER}
-    said = {c: f"the {CELLS[c]}, {m:.2f} ({lo:.2f} to {hi:.2f}) at L = {L}, --seq-length {T}"
-            for c, (m, lo, hi, L, T) in best.items()}
-    further = all(best[c][2] < best["rnn"][1] - 0.25 for c in ("lstm", "gru"))
+    said = {c: f"the {CELLS[c]}, {m:.2f} ({lo:.2f} to {hi:.2f}) at L = {L}, --seq-length {T}, {n:,} "
+               f"characters" for c, (m, lo, hi, L, T, n) in best.items()}
+    better = [f"the {CELLS[c]}" for c in ("lstm", "gru") if best[c][2] < best["rnn"][1]]  # ranges apart
+    who = (" and ".join(better) or "no gated cell").capitalize().replace("lstm", "LSTM").replace("gru", "GRU")
+    verb = "recalls" if len(better) < 2 else "recall"
+    learned = [f"the {CELLS[c]} (L = {best[c][3]}, --seq-length {best[c][4]}, {best[c][5]:,} characters)"
+               for c in ORDER if best[c][2] < LEARNED]
     return f"""
 **In short.** At L = {L0} and beyond, where the vanilla RNN first failed with --seq-length {van[1]}, each
 cell's best setting of this section (the L, truncation and training with the lowest mean recall loss
 over the seeds; the seeds' range in brackets), against {no_memory:.0f} bits with no memory: {said["rnn"]};
-{said["lstm"]}; {said["gru"]}. {"So the gated cells carry a key further than the vanilla RNN here, as the "
-"textbook answer says; how far, and whether a truncation longer than L is what lets them, the lines above "
-"say per cell." if further else "So these runs do not show the gated cells carrying a key further than the "
-"vanilla RNN."}
+{said["lstm"]}; {said["gru"]}. {who} {verb} more of the key there than the vanilla RNN (the seeds'
+ranges apart). By the {LEARNED}-bit mark, every seed
+learned an L of {L0} or more only for {", ".join(learned) or "no cell"}.{borderline(rows)}
 """
+
+
+def borderline(rows):
+    """In words: the runs whose recall loss is within two standard errors of the learned mark."""
+    near = [r for r in rows if abs(r[4] - LEARNED) <= 2 * r[5]]
+    if not near:
+        return ""
+    return (" Within two standard errors of the mark, so their verdicts could go either way: "
+            + "; ".join(f"{r[0]} L = {r[1]}, --seq-length {r[2]}, seed {r[3]} ({r[4]:.3f} ± {r[5]:.3f})"
+                        for r in near) + ".")

@@ -7,7 +7,7 @@ Runs: cells/<run>/seed-N for run in rnn, rnn-big (hidden size plan.big_hidden), 
 every seed of cell_seeds (cell_iters iterations each, the last tenth of the text held out,
 evaluated every eval_every iterations), and their outcomes in logs/cells-<run>-seed-N.json
 (the trainer's own iterations per second, evaluations included). The time of one update of each
-run (lossFun and Adagrad) is measured in this process (runs.seconds_per_update): the equal-time
+run (lossFun and Adagrad) is measured in this process (runs.update_timings): the equal-time
 comparison rests on it, not on how busy the machine was while the runs trained.
 Writes: cells-heldout.png/.csv (held-out bits per character against iteration and against
 seconds), cells.csv (one row per run), cells-summary.csv (mean and sd per cell).
@@ -23,7 +23,7 @@ from charrnn.logs import bits_per_char
 from charrnn.text import heldout_streams, split_heldout
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
 from report_sections.plan import CELL_RUNS
-from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, seconds_per_update
+from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, update_timings
 from report_sections.training import training_speed
 
 
@@ -34,13 +34,14 @@ CONTENTS = "Vanilla RNN vs LSTM vs GRU"
 COLUMNS = ["cell", "seed", "hidden size", "parameters", "final held-out bpc", "lowest held-out bpc",
            "training-text bpc", "held-out minus training-text bpc", "iterations per second",
            "milliseconds per update (measured)", "seconds of updates", "held-out bpc at equal seconds",
-           "change at equal seconds if the update time were 10% off"]
+           "change at equal seconds if the update time were 10% off",
+           "slowest of the three timing repeats over the fastest, minus 1"]
 SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc",
            "mean gap held-out minus training", "mean held-out bpc at equal seconds",
            "sd held-out bpc at equal seconds", "mean iterations per second (trainer's own)",
            "milliseconds per update (measured)",
            "mean change at equal seconds if the update time were 10% off"]
-TIMING_ERROR = 0.1  # how far off the measured update time may be (two builds of the page: about 5%)
+TIMING_ERROR = 0.1  # how far off a measured update time may be (repeats differ by a few percent)
 
 
 def label(plan, run):
@@ -52,12 +53,14 @@ def section(plan, out):
     """(page text, summary line) of the comparison of the cells."""
     runs = [(run, seed) for run in CELL_RUNS for seed in plan.s["cell_seeds"]]
     curves = {k: heldout_columns(plan.path("cells", k[0], f"seed-{k[1]}")) for k in runs}
-    per_update = update_seconds(plan)
+    repeats = update_seconds(plan)
+    per_update = {run: min(v) for run, v in repeats.items()}  # the fastest repeat
     speeds = {k: (training_speed(plan.log_path(f"cells/{k[0]}/seed-{k[1]}", "json"))[0], per_update[k[0]])
               for k in runs}
     equal_s = min(per_update.values()) * plan.s["cell_iters"]  # the fastest run's seconds of updates
     train_text = training_slice(plan)
-    table = [cell_row(plan, k, curves[k], speeds[k], equal_s, train_text) for k in runs]
+    table = [cell_row(plan, k, curves[k], speeds[k], equal_s, train_text) + [repeat_spread(repeats[k[0]])]
+             for k in runs]
     summary_rows = summarise(plan, table)
     hp = checkpoint(plan.path("cells", "lstm", f"seed-{plan.s['cell_seeds'][0]}"))["hparams"]
     fig_name = heldout_figure(out, plan, curves, speeds, equal_s)
@@ -81,8 +84,8 @@ def update_seconds(plan):
     for run in CELL_RUNS:
         state = checkpoint(plan.path("cells", run, f"seed-{plan.s['cell_seeds'][0]}"))
         params = {k: v.copy() for k, v in state["params"].items()}
-        out[run] = seconds_per_update(cell_module(state["hparams"]["cell"]), params, train_part,
-                                      state["hparams"]["seq_length"], TIMING_CHARS)
+        out[run] = update_timings(cell_module(state["hparams"]["cell"]), params, train_part,
+                                  state["hparams"]["seq_length"], TIMING_CHARS)
     return out
 
 
@@ -110,6 +113,11 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),
             float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, 1e3 * spu, it[-1] * spu,
             at_equal, timing_band(it * spu, bpc, equal_s)]
+
+
+def repeat_spread(times):
+    """How far the slowest of a timing's repeats is above the fastest, as a fraction."""
+    return max(times) / min(times) - 1
 
 
 def timing_band(secs, bpc, t):
@@ -189,6 +197,9 @@ def versus(rows, name_a, name_b, col=3, sd_col=4, band_col=None):
         verdict = f"between one and two seed sds ({sd:.3f}): not conclusive with {ra[1]} seeds"
     else:
         verdict = f"smaller than the seed spread (sd {sd:.3f}): no difference shown"
+    if band_col is not None and abs(diff) <= min(band, 2 * sd):
+        verdict += (f"; a {TIMING_ERROR:.0%} timing error would move it by up to {band:.3f} too, so more "
+                    f"seeds alone would not settle it")
     if diff == 0:
         return f"{name_a} {ra[col]:.3f}, {name_b} {rb[col]:.3f}: equal, {verdict}"
     low, high = (name_a, name_b) if diff > 0 else (name_b, name_a)
@@ -294,11 +305,12 @@ take, read off each run's curve (seconds = iterations times the milliseconds of 
 measured in the report's process as CPU seconds on one core: the fastest of three repeats of about
 {TIMING_CHARS:,} characters of lossFun and Adagrad; held-out evaluations and logging are not
 counted; evaluations between the points are interpolated). CPU time counts little of what other
-processes do, but not nothing: two builds of this page from the same runs measured update times
-about 5% apart. And at equal time the runs stand at different iterations, so at different places
-of the text, which the seed sd does not contain (every seed reads the text in the same order). So
+processes do, but not nothing: the three repeats of each timing differ by up to
+{max(r[13] for r in table):.1%} here (the last column of [cells.csv](cells.csv)). And at equal time the
+runs stand at different iterations, so at different places of the text, which the seed sd does not
+contain (every seed reads the text in the same order). So
 at equal time a difference counts only where it is larger than twice the seed sd and than the
-change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (the last column of
+change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (a column of
 [cells.csv](cells.csv)):
 
 {sum_md}

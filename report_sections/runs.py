@@ -1,6 +1,6 @@
 """Reading a finished run's files: its loss and held-out curves, its training samples, its
 checkpoint. The sections read runs only through these (and charrnn's readers). And the one
-timing of an update that the sections compare runs by (seconds_per_update)."""
+timing of an update that the sections compare runs by (update_timings)."""
 import math
 import os
 import re
@@ -13,7 +13,7 @@ from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import read_log
 
 
-TIMING_CHARS = 4000  # characters per timing repeat of seconds_per_update (fewer at small scales)
+TIMING_CHARS = 4000  # characters per timing repeat of update_timings (fewer at small scales)
 
 
 def checkpoint(run):
@@ -49,15 +49,15 @@ def read_samples(path, length):
     return out
 
 
-def seconds_per_update(mod, params, data, T, chars):
-    """The fastest of three repeats of ceil(chars / T) updates (lossFun, then Adagrad on the flat
-    parameter vector, as train() does), in seconds per update: CPU seconds of this process (with
-    one BLAS thread, the report's), so other processes sharing the cores do not count."""
+def update_timings(mod, params, data, T, chars, repeats=3):
+    """Seconds per update of each of `repeats` repeats of ceil(chars / T) updates (lossFun, then
+    Adagrad on the flat parameter vector, as train() does): CPU seconds of this process (with
+    one BLAS thread, the report's), so other processes sharing the cores count little."""
     vec, views = m.flat_views(params)
     mem, grads = np.zeros_like(vec), np.empty_like(vec)
     n = max(3, math.ceil(chars / T))
-    best = math.inf
-    for _ in range(3):
+    out = []
+    for _ in range(repeats):
         h, p = mod.zero_state(params["Whh"].shape[1]), 0
         t0 = time.process_time()
         for _ in range(n):
@@ -66,5 +66,6 @@ def seconds_per_update(mod, params, data, T, chars):
             _, *_, h = mod.lossFun(data[p:p + T], data[p + 1:p + T + 1], h, views, grads)
             m.adagrad_update(vec, grads, mem, 0.1)
             p += T
-        best = min(best, (time.process_time() - t0) / n)
-    return best
+        out.append((time.process_time() - t0) / n)
+    return out
+

@@ -21,7 +21,7 @@ from charrnn.cells import CELLS, cell_module
 from charrnn.text import split_heldout
 from report_sections import bptt_runs as b
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
-from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, seconds_per_update
+from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, update_timings
 from report_sections.training import training_speed
 
 
@@ -39,7 +39,8 @@ FULL_TEXT = 1_000_000  # characters of the "1 MB text" read as one chunk
 COLUMNS = ["cell", "seq_length", "parameters", "iterations", "updates per character",
            "microseconds per character", "milliseconds per update", "backward memory measured (bytes)",
            "backward memory formula (bytes)", "held-out bpc at equal characters",
-           "held-out bpc at equal seconds", "runs' own characters per second"]
+           "held-out bpc at equal seconds", "runs' own characters per second",
+           "slowest of the three timing repeats over the fastest, minus 1"]
 
 
 def formula_bytes(cell, T, H, V):
@@ -83,13 +84,15 @@ def measure(plan):
     for cell in s["trunc_cells"]:
         for T in s["trunc_seq"]:
             mod, params, data, H, V = setup(plan, cell, T)
-            spu = seconds_per_update(mod, params, data, T, timing_chars)
+            repeats = update_timings(mod, params, data, T, timing_chars)
+            spu = min(repeats)  # the fastest repeat
             it, bpc = heldout_columns(b.truncation_out(plan, cell, T))
             curves[(cell, T)] = (it * T, it * spu, bpc)
             rate, _ = training_speed(plan.log_path(f"truncation/{cell}/seq-{T}", "json"))
             rows.append([CELLS[cell], T, sum(p.size for p in params.values()), s["trunc_chars"] // T,
                          1 / T, 1e6 * spu / T, 1e3 * spu, measured_bytes(mod, params, data, T),
-                         formula_bytes(cell, T, H, V), float(bpc[-1]), math.nan, rate * T])
+                         formula_bytes(cell, T, H, V), float(bpc[-1]), math.nan, rate * T,
+                         max(repeats) / spu - 1])
         # the same seconds for every T: as long as the fastest run of this cell trained
         mine = [r for r in rows if r[0] == CELLS[cell]]
         budget = min(curves[(cell, r[1])][1][-1] for r in mine)
@@ -175,13 +178,14 @@ def cell_findings(plan, cell, rows, curves):
         f"says: measured over formula from {min(ratio):.2f} to {max(ratio):.2f}.",
         f"- After {plan.s['trunc_chars']:,} characters, held-out bpc is lowest at --seq-length "
         f"{by_chars[0][1]} ({by_chars[0][9]:.3f}; {lead(by_chars, 9, sd)}) and highest at {by_chars[-1][1]} "
-        f"({by_chars[-1][9]:.3f}). {order_before(cell, mine, curves)} "
+        f"({by_chars[-1][9]:.3f}). {order_before(cell, mine, curves)} {last_moves(cell, mine, curves)} "
         f"After the same {budget:.3g} seconds of updates (as long as its fastest run took), lowest at "
         f"{by_secs[0][1]} ({by_secs[0][10]:.3f}; {lead(by_secs, 10, sd)}) and highest at {by_secs[-1][1]} "
         f"({by_secs[-1][10]:.3f}); the runs have then read from {chars_at(budget, mine, curves)}: "
-        f"different stretches of the text, and the update times behind it vary by a few percent from "
-        f"one measurement to the next.",
-        f"- Full BPTT of a {FULL_TEXT:,}-character text as one chunk: {FORMULA[cell]} bytes with T = "
+        f"different stretches of the text, and the update times behind it have an error of their own "
+        f"(the three repeats of a timing differ by up to {max(r[12] for r in mine):.1%}).",
+        f"- Full BPTT of a 1 MB text ({FULL_TEXT:,} characters; section 5 gives the same for this "
+        f"report's text) as one chunk: {FORMULA[cell]} bytes with T = "
         f"{FULL_TEXT:,} = {gib(full_mem)} for the backward pass, and "
         f"about {FULL_TEXT * hi[5] / 1e6:.0f} seconds per update at the {hi[5]:.1f} µs per character "
         f"of --seq-length {hi[1]}: one update per pass over the text, where --seq-length 25 makes "
@@ -199,6 +203,23 @@ def order_before(cell, mine, curves):
     same = "the same order" if before == last else "another order"
     return (f"From lowest to highest: {', '.join(map(str, last))}; at the evaluation before, after "
             f"{chars:,} characters: {', '.join(map(str, before))} ({same}).")
+
+
+def last_moves(cell, mine, curves):
+    """In words: how every T's held-out bpc moved between the last two evaluations, and the
+    ranking over the mean of the last three."""
+    if any(len(curves[(cell, r[1])][2]) < 4 for r in mine):
+        return ""
+    moves = [curves[(cell, r[1])][2][-1] - curves[(cell, r[1])][2][-2] for r in mine]
+    together = ""
+    if all(d > 0 for d in moves) or all(d < 0 for d in moves):
+        way = "rose" if moves[0] > 0 else "fell"
+        lo, hi = min(map(abs, moves)), max(map(abs, moves))
+        together = (f"Between those two evaluations every T's held-out bpc {way}, by {lo:.3f} to {hi:.3f}: "
+                    f"the stretch of text read in between moved them all. ")
+    mean3 = sorted(mine, key=lambda r: np.mean(curves[(cell, r[1])][2][-3:]))
+    return (together + f"Over the mean of the last three evaluations, lowest at {mean3[0][1]} and highest at "
+            f"{mean3[-1][1]}.")
 
 
 def lead(ranked, col, sd):
@@ -219,10 +240,12 @@ def chars_at(budget, mine, curves):
 
 
 def seed_sd(plan, cell):
-    """The sample sd of the final held-out bpc of section 4's seeds of the cell (nan with one)."""
-    finals = [heldout_columns(plan.path("cells", cell, f"seed-{seed}"))[1][-1]
-              for seed in plan.s["cell_seeds"]]
-    return a.spread(finals)[1] if len(finals) > 1 else math.nan
+    """The sample sd of the held-out bpc of section 4's seeds of the cell (at --seq-length 25)
+    after as many characters as this section's runs see (nan with one seed, or beyond them)."""
+    at = plan.s["trunc_chars"] / 25
+    vals = [a.value_at(*heldout_columns(plan.path("cells", cell, f"seed-{seed}")), at)
+            for seed in plan.s["cell_seeds"]]
+    return a.spread(vals)[1] if len(vals) > 1 else math.nan
 
 
 def closing(plan, rows):
@@ -276,7 +299,8 @@ s['trunc_chars']):,} characters, in CPU seconds of one core); the seconds in the
 figure are updates times that time, without the trainer's logging and evaluation. The memory is the
 peak that tracemalloc sees during one lossFun call: the arrays the chunk's forward pass keeps for
 the backward pass and those the backward pass makes. One seed per T: the spread between seeds is
-not measured here. Section 4's seeds of the same cells, at --seq-length 25, have held-out sds of
+not measured here. Section 4's seeds of the same cells, at --seq-length 25, after the same
+{s['trunc_chars']:,} characters, have held-out sds of
 {', '.join(f"{seed_sd(plan, c):.3f} ({CELLS[c]})" for c in s['trunc_cells'])}; a difference between two T
 smaller than twice that is not shown to be real.
 

@@ -251,6 +251,11 @@ def ablation_text(jump, windows):
             f"text is.)")
 
 
+def identical(largest):
+    """In words: how the resumed run's weights compare, by their largest difference."""
+    return "are bit-for-bit identical to" if largest == 0 else f"differ by at most {largest:.1e} from"
+
+
 def page_text(plan, hp, figures, jump, updates, windows):
     n1, n2, S, lr = plan.s["stop_at"], plan.s["after"], plan.s["update_steps"], hp["learning_rate"]
     loss_fig, upd_fig = figures
@@ -275,17 +280,18 @@ hidden state, the data pointer back at 0); and, as an ablation, resetting **one*
 state at a time. For those, the stopped run's folder was copied and in the copy's
 `checkpoint.npz` exactly these arrays were set to zero, every other field kept (the weights,
 the iteration count, the smoothed loss, the random generator, the sizes and SHA-256 of the logs):
-{fields}; then the copy was continued with `--resume`. The figure shows each iteration's own
-chunk loss, not the smoothed loss (that restarts from its initial value in a new run and
-would show a spike that is only an artefact).
+{fields}; then the copy was continued with `--resume`. The figure's left panel shows each
+iteration's own chunk loss, its right panel a running mean of the last 25 chunk losses; neither
+is the trainer's smoothed loss (that restarts from its initial value in a new run and would show
+a spike that is only an artefact).
 
 ![Chunk loss around the restart]({loss_fig})
 
 {jump_md}
 
 The resumed run is the uninterrupted run: its chunk losses lie on the other's, and at iteration
-{n1 + n2:,} its weights differ from the uninterrupted run's by at most {same:.1e} (0 means bit for
-bit). {ablation_text(jump, windows)} One seed and one stopping point: the sizes are this
+{n1 + n2:,} its weights {identical(same)} the uninterrupted run's. {ablation_text(jump, windows)}
+One seed and one stopping point: the sizes are this
 run's, the order of the rows is what the ablation shows. Data: [restart-loss.csv](restart-loss.csv),
 [restart-jump.csv](restart-jump.csv) (also every window's excess and share).
 

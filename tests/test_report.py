@@ -400,5 +400,5 @@ def test_long_range_conclusion_takes_each_cells_best_setting_over_its_seeds():
     rows = [row("GRU", 20, 25, 1, 0.1), row("GRU", 20, 25, 2, 1.9),  # mean 1.0
             row("GRU", 40, 50, 1, 0.6), row("GRU", 40, 50, 2, 0.7),  # mean 0.65: the best
             row("GRU", 10, 25, 1, 0.0), row("GRU", 10, 25, 2, 0.0)]  # below L0: not counted
-    mean, lo, hi, L, T = long_range.best_setting(rows, "gru", 20)
-    assert (L, T, lo, hi) == (40, 50, 0.6, 0.7) and mean == pytest.approx(0.65)
+    mean, lo, hi, L, T, chars = long_range.best_setting(rows, "gru", 20)
+    assert (L, T, lo, hi, chars) == (40, 50, 0.6, 0.7, 1000) and mean == pytest.approx(0.65)
