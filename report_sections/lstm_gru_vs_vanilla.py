@@ -272,6 +272,24 @@ The "it/s (trainer)" column below is the trainer's own count, held-out evaluatio
 {plan.args.jobs} runs sharing the machine's cores: it depends on the load, so no comparison rests on it."""
 
 
+def equal_time_note(plan, table, n, equal_s):
+    """How the table's equal-time column is read, and its margins."""
+    return f"""\
+Mean ± standard deviation over the {n} seeds (sample sd), and the held-out bpc after equal training
+time: {equal_s:.3g} seconds of updates, as long as the fastest run's {plan.s['cell_iters']:,} updates
+take, read off each run's curve (seconds = iterations times the milliseconds of one update,
+measured in the report's process as CPU seconds on one core: the fastest of three repeats of about
+{TIMING_CHARS:,} characters of lossFun and Adagrad; held-out evaluations and logging are not
+counted; evaluations between the points are interpolated). CPU time counts little of what other
+processes do, but not nothing: the three repeats of each timing differ by up to
+{max(r[13] for r in table):.1%} here (the last column of [cells.csv](cells.csv)). And at equal time the
+runs stand at different iterations, so at different places of the text, which the seed sd does not
+contain (every seed reads the text in the same order). So
+at equal time a difference counts only where it is larger than twice the seed sd and than the
+change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (a column of
+[cells.csv](cells.csv)):"""
+
+
 def page_text(plan, hp, fig_name, table, rows, equal_s):
     md = [[r[0], r[1], f"{r[3]:,}", f"{r[4]:.3f}", f"{r[6]:.3f}", f"{r[7]:+.3f}", f"{r[8]:.0f}",
            f"{r[9]:.3f}", f"{r[10]:.0f}", f"{r[11]:.3f}"] for r in table]
@@ -299,19 +317,7 @@ makes the two stretches of text differ in difficulty).
 
 ![Held-out bits per character]({fig_name})
 
-Mean ± standard deviation over the {n} seeds (sample sd), and the held-out bpc after equal training
-time: {equal_s:.3g} seconds of updates, as long as the fastest run's {plan.s['cell_iters']:,} updates
-take, read off each run's curve (seconds = iterations times the milliseconds of one update,
-measured in the report's process as CPU seconds on one core: the fastest of three repeats of about
-{TIMING_CHARS:,} characters of lossFun and Adagrad; held-out evaluations and logging are not
-counted; evaluations between the points are interpolated). CPU time counts little of what other
-processes do, but not nothing: the three repeats of each timing differ by up to
-{max(r[13] for r in table):.1%} here (the last column of [cells.csv](cells.csv)). And at equal time the
-runs stand at different iterations, so at different places of the text, which the seed sd does not
-contain (every seed reads the text in the same order). So
-at equal time a difference counts only where it is larger than twice the seed sd and than the
-change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (a column of
-[cells.csv](cells.csv)):
+{equal_time_note(plan, table, n, equal_s)}
 
 {sum_md}
 
