@@ -41,12 +41,13 @@ SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc"
            "sd held-out bpc at equal seconds", "mean iterations per second (trainer's own)",
            "milliseconds per update (measured)",
            "mean change at equal seconds if the update time were 10% off"]
+SPAN = 0.4  # an equal-time order counts only if it holds from (1 - SPAN) times the budget to all of it
 TIMING_ERROR = 0.1  # how far off a measured update time may be (repeats differ by a few percent)
 
 
 def label(plan, run):
     return {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU",
-            "rnn-big": f"vanilla RNN, hidden {plan.big_hidden}"}[run]
+            "rnn-big": f"vanilla RNN (hidden {plan.big_hidden})"}[run]
 
 
 def section(plan, out):
@@ -62,6 +63,7 @@ def section(plan, out):
     table = [cell_row(plan, k, curves[k], speeds[k], equal_s, train_text) + [repeat_spread(repeats[k[0]])]
              for k in runs]
     summary_rows = summarise(plan, table)
+    over_time = mean_over_budgets(plan, curves, per_update, equal_s)
     hp = checkpoint(plan.path("cells", "lstm", f"seed-{plan.s['cell_seeds'][0]}"))["hparams"]
     fig_name = heldout_figure(out, plan, curves, speeds, equal_s)
     its = sorted(set().union(*(set(c[0].tolist()) for c in curves.values())))
@@ -72,7 +74,7 @@ def section(plan, out):
     out.csv("cells-summary.csv", SUMMARY, summary_rows)
     summary = "  held-out bits per character (mean of seeds): " + ", ".join(
         f"{r[0]} {r[3]:.3f}" for r in summary_rows)
-    return page_text(plan, hp, fig_name, table, summary_rows, equal_s), summary
+    return page_text(plan, hp, fig_name, table, summary_rows, equal_s, over_time), summary
 
 
 def update_seconds(plan):
@@ -113,6 +115,18 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),
             float(bpc.min()), train_bpc, float(bpc[-1]) - train_bpc, rate, 1e3 * spu, it[-1] * spu,
             at_equal, timing_band(it * spu, bpc, equal_s)]
+
+
+def mean_over_budgets(plan, curves, per_update, equal_s):
+    """(the budgets from (1 - SPAN) equal_s to equal_s, {cell label: its seeds' mean held-out
+    bpc after each budget of seconds of updates})."""
+    times = equal_s * np.linspace(1 - SPAN, 1, 9)
+    means = {}
+    for run in CELL_RUNS:
+        seeds = [curves[(run, sd)] for sd in plan.s["cell_seeds"]]
+        means[label(plan, run)] = np.mean([[a.value_at(it * per_update[run], bpc, t) for t in times]
+                                           for it, bpc in seeds], axis=0)
+    return times, means
 
 
 def repeat_spread(times):
@@ -179,12 +193,14 @@ def heldout_name(plan):
             f"character of it is trained on")
 
 
-def versus(rows, name_a, name_b, col=3, sd_col=4, band_col=None):
-    """In words: how far apart two cells' mean held-out bpc are, against their seeds' spread
-    and, at equal time (band_col), against what a TIMING_ERROR in the update times moves."""
+def judge(rows, name_a, name_b, col=3, sd_col=4, band_col=None, over_time=None):
+    """(shown, in words): whether two cells' mean held-out bpc differ beyond their seeds' spread
+    and, at equal time (band_col), beyond what a TIMING_ERROR in the update times moves, with
+    the order holding over the budgets of over_time (times, {name: mean bpc at each})."""
     ra, rb = (next(r for r in rows if r[0] == n) for n in (name_a, name_b))
     diff, sd = rb[col] - ra[col], max(ra[sd_col], rb[sd_col])
     band = ra[band_col] + rb[band_col] if band_col is not None else 0.0
+    shown = False
     if ra[1] < 2:
         verdict = "one seed each: the spread between seeds is not measured"
     elif abs(diff) > 2 * sd and abs(diff) <= band:
@@ -192,27 +208,48 @@ def versus(rows, name_a, name_b, col=3, sd_col=4, band_col=None):
                    f"error in the update times would move it ({band:.3f}): not shown")
     elif abs(diff) > 2 * sd:
         timing = f" and than a {TIMING_ERROR:.0%} timing error moves it ({band:.3f})" if band_col else ""
-        verdict = f"more than twice the larger seed sd ({sd:.3f}){timing}"
+        shown, verdict = True, f"more than twice the larger seed sd ({sd:.3f}){timing}"
     elif abs(diff) > sd:
         verdict = f"between one and two seed sds ({sd:.3f}): not conclusive with {ra[1]} seeds"
     else:
         verdict = f"smaller than the seed spread (sd {sd:.3f}): no difference shown"
     if band_col is not None and abs(diff) <= min(band, 2 * sd):
-        verdict += (f"; a {TIMING_ERROR:.0%} timing error would move it by up to {band:.3f} too, so more "
-                    f"seeds alone would not settle it")
+        verdict += (f"; a {TIMING_ERROR:.0%} timing error moves the two readings by {band:.3f} (the seeds' "
+                    f"mean shifts, added), so more seeds alone would not settle it")
+    if shown and over_time is not None:
+        shown, verdict = order_over_time(over_time, name_a, name_b, verdict)
+    return shown, verdict
+
+
+def versus(rows, name_a, name_b, col=3, sd_col=4, band_col=None, over_time=None):
+    """In words: how far apart two cells' mean held-out bpc are, and whether that is shown."""
+    ra, rb = (next(r for r in rows if r[0] == n) for n in (name_a, name_b))
+    diff = rb[col] - ra[col]
+    _, verdict = judge(rows, name_a, name_b, col, sd_col, band_col, over_time)
     if diff == 0:
         return f"{name_a} {ra[col]:.3f}, {name_b} {rb[col]:.3f}: equal, {verdict}"
-    low, high = (name_a, name_b) if diff > 0 else (name_b, name_a)
+    low = name_a if diff > 0 else name_b
     return (f"{name_a} {ra[col]:.3f}, {name_b} {rb[col]:.3f}: the {low} lower by {abs(diff):.3f} bpc "
             f"(better), {verdict}")
 
 
-def comparisons(plan, rows, col, sd_col, band_col=None):
+def order_over_time(over_time, name_a, name_b, verdict):
+    """(shown, the verdict): "not shown" where the order of the two cells changes between the budgets."""
+    times, means = over_time
+    d = means[name_b] - means[name_a]
+    if np.all(d > 0) or np.all(d < 0):
+        return True, verdict + f", and the order holds from {times[0]:.3g} to {times[-1]:.3g} s"
+    return False, (f"not shown: from {times[0]:.3g} to {times[-1]:.3g} s of updates the order changes "
+                   f"(the difference runs from {np.nanmin(d):+.3f} to {np.nanmax(d):+.3f}, {name_b} minus "
+                   f"{name_a})")
+
+
+def comparisons(plan, rows, col, sd_col, band_col=None, over_time=None):
     """The comparisons the page makes, each against the seed spread, as list items."""
     big = label(plan, "rnn-big")
     pairs = [("LSTM", "GRU"), ("LSTM", "vanilla RNN"), ("GRU", "vanilla RNN"), (big, "vanilla RNN"),
              ("LSTM", big)]
-    return "\n".join(f"- {versus(rows, x, y, col, sd_col, band_col)}" for x, y in pairs)
+    return "\n".join(f"- {versus(rows, x, y, col, sd_col, band_col, over_time)}" for x, y in pairs)
 
 
 def past_best(hp, rise):
@@ -227,6 +264,12 @@ def past_best(hp, rise):
             f"rate, {hp['learning_rate']}, is the shared one, not tuned for it.")
 
 
+def shown_at_equal_time(rows, vanilla, over_time):
+    """In words: which gated cell's equal-time difference from the vanilla RNN the list shows."""
+    shown = [c for c in ("LSTM", "GRU") if judge(rows, c, vanilla, 6, 7, 10, over_time)[0]]
+    return f"the difference is shown for {' and '.join(shown)}" if shown else "neither difference is shown"
+
+
 def apart(x, ref):
     """In words: x against ref, in bpc ("0.478 lower")."""
     return f"{abs(x - ref):.3f} {'lower' if x < ref else 'higher'}"
@@ -236,7 +279,7 @@ def worse_or_better(x, ref):
     return "higher (worse)" if x > ref else "lower (better)"
 
 
-def advantages(plan, hp, table, rows, equal_s):
+def advantages(plan, hp, table, rows, equal_s, over_time):
     """The answer to the exercise's question, from the runs: the gated cells against the vanilla
     RNN at equal iterations, the larger vanilla RNN, and the cost in time."""
     by = {r[0]: r for r in rows}
@@ -262,8 +305,8 @@ runs show them:
 - Their cost: one update takes {lstm[9] / van[9]:.1f} (LSTM) and {gru[9] / van[9]:.1f} (GRU) times as
   long as the vanilla RNN's (measured, the table above). After equal training time ({equal_s:.3g} s of
   updates) the LSTM's held-out bpc is {lstm[6]:.3f} and the GRU's {gru[6]:.3f}, against the vanilla RNN's
-  {van[6]:.3f}: the LSTM's is {worse_or_better(lstm[6], van[6])}, the GRU's {worse_or_better(gru[6], van[6])}
-  (the list above says whether each difference counts).
+  {van[6]:.3f}: the LSTM's is {worse_or_better(lstm[6], van[6])}, the GRU's {worse_or_better(gru[6], van[6])};
+  by the tests of the list above, {shown_at_equal_time(rows, van[0], over_time)}.
   At that time they have made fewer updates (seed {plan.s['cell_seeds'][0]}: LSTM {at_equal[lstm[0]]:,}, GRU
   {at_equal[gru[0]]:,}, vanilla RNN {at_equal[van[0]]:,}), so they have also read different stretches
   of the text.
@@ -287,10 +330,12 @@ runs stand at different iterations, so at different places of the text, which th
 contain (every seed reads the text in the same order). So
 at equal time a difference counts only where it is larger than twice the seed sd and than the
 change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (a column of
-[cells.csv](cells.csv)):"""
+[cells.csv](cells.csv)), and only where the order of the two cells holds at every budget from
+{1 - SPAN:.0%} of that time to all of it: the held-out curves drop together where the text gets
+easier, so a single time can favour whichever cell has just read such a stretch:"""
 
 
-def page_text(plan, hp, fig_name, table, rows, equal_s):
+def page_text(plan, hp, fig_name, table, rows, equal_s, over_time):
     md = [[r[0], r[1], f"{r[3]:,}", f"{r[4]:.3f}", f"{r[6]:.3f}", f"{r[7]:+.3f}", f"{r[8]:.0f}",
            f"{r[9]:.3f}", f"{r[10]:.0f}", f"{r[11]:.3f}"] for r in table]
     runs_md = md_table(["cell", "seed", "parameters", "final held-out bpc", "training-text bpc",
@@ -327,9 +372,9 @@ Each difference against the spread between seeds, at equal iterations:
 
 and at equal training time ({equal_s:.3g} s):
 
-{comparisons(plan, rows, 6, 7, 10)}
+{comparisons(plan, rows, 6, 7, 10, over_time)}
 
-{advantages(plan, hp, table, rows, equal_s)}
+{advantages(plan, hp, table, rows, equal_s, over_time)}
 
 All runs:
 

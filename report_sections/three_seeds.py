@@ -128,8 +128,8 @@ character ({rows[0][3]:.3f} after 3 characters, {rows[1][3]:.3f} after 50), with
 {a.rnn_parameters(V, H):,} parameters. Both RNN rows start from a zero state, which the network meets in
 training only at the start and when the data pointer wraps (it carries its state from chunk to
 chunk). After 3 characters from it, the network scores {"worse" if rows[0][3] > rows[-1][3] else "better"}
-than knowing only how often each character occurs ({rows[-1][3]:.3f}, the last row), so the
-3-character row mixes a short context with an unusual start. Data:
+than knowing only how often each character occurs ({rows[-1][3]:.3f}, the last row), possibly
+because it starts from that unusual state (not tested here). Data:
 [fc-vs-rnn.csv](fc-vs-rnn.csv).
 
 """
@@ -245,7 +245,8 @@ def together_text(corr_rows, table, every):
         return "Too few logged rows to correlate the seeds' losses."
     text = (f"Two seeds' chunk losses at the same iteration (the same chunk: every run reads the text "
             f"in the same order) correlate with r = {span(same)} (smoothed losses: {span(smooth)}), but "
-            f"one logged row apart ({every:,} iterations, another chunk; either run of a pair the later one) "
+            f"one logged row apart ({every:,} iterations apart, so a different chunk; computed with each run "
+            f"of the pair as the later one) "
             f"with r = {span(apart)} only "
             f"(logged rows from iteration {corr_rows[0][1]:,}, after the first steep descent). ")
     if min(same) > 0.5 and max(apart) < min(same) / 2:

@@ -288,6 +288,7 @@ def page_text(plan, rows, curves, fig_name):
     s = plan.s
     _, hp, H, V = plan_sizes(plan, s["trunc_cells"][0])
     lines = [x for cell in s["trunc_cells"] for x in cell_findings(plan, cell, rows, curves)]
+    lo_T, hi_T = min(s["trunc_seq"]), max(s["trunc_seq"])
     return f"""\
 The vanilla RNN{' and the LSTM' if 'lstm' in s['trunc_cells'] else ''} on the report's text with
 --seq-length {', '.join(map(str, s['trunc_seq']))}: hidden size {H}, Adagrad learning rate
@@ -299,8 +300,10 @@ s['trunc_chars']):,} characters, in CPU seconds of one core); the seconds in the
 figure are updates times that time, without the trainer's logging and evaluation. The memory is the
 peak that tracemalloc sees during one lossFun call: the arrays the chunk's forward pass keeps for
 the backward pass and those the backward pass makes. One seed per T: the spread between seeds is
-not measured here. Section 4's seeds of the same cells, at --seq-length 25, after the same
-{s['trunc_chars']:,} characters, have held-out sds of
+not measured here. And at equal characters a shorter T also makes more updates ({hi_T // lo_T}
+times as many at --seq-length {lo_T} as at {hi_T}): a difference between two T at equal
+characters is not the truncation's alone. Section 4's seeds of the same cells, at --seq-length 25,
+after the same {s['trunc_chars']:,} characters, have held-out sds of
 {', '.join(f"{seed_sd(plan, c):.3f} ({CELLS[c]})" for c in s['trunc_cells'])}; a difference between two T
 smaller than twice that is not shown to be real.
 
