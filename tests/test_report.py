@@ -384,6 +384,13 @@ def test_equal_time_verdicts_count_the_timing_error():
     beyond = cells_section.versus(rows, "A", "C", 6, 7, 10)  # 0.20: beyond both
     assert "the A lower by 0.200" in beyond and "not shown" not in beyond
     assert "not shown" not in cells_section.versus(rows, "A", "B", 6, 7)  # at equal iterations: no band
+    # the order must hold over the budgets: a lead that changes sign on the way is not shown
+    times = np.array([6.0, 8.0, 10.0])
+    flips = (times, {"A": np.array([3.0, 3.0, 3.0]), "C": np.array([2.9, 3.1, 3.2])})
+    holds = (times, {"A": np.array([3.0, 3.0, 3.0]), "C": np.array([3.1, 3.15, 3.2])})
+    assert cells_section.judge(rows, "A", "C", 6, 7, 10, holds)[0]
+    shown, words = cells_section.judge(rows, "A", "C", 6, 7, 10, flips)
+    assert not shown and "the order changes" in words
     # the band: how far a reading moves when the time is 10% off, either way the curve reaches
     secs, bpc = np.array([0.0, 10.0, 20.0]), np.array([5.0, 4.0, 2.0])
     assert cells_section.timing_band(secs, bpc, 10.0) == pytest.approx(0.2)  # 11 s: 3.8; 9 s: 4.1
