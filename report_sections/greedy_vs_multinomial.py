@@ -42,7 +42,7 @@ FORGET = 1e-6  # two states count as the same once their distance is this share 
 FORGET_TEXT = f"{FORGET:g}".replace("e-0", "e-")  # as written on the page and in forgetting.csv: 1e-6
 FORGETTING = ["model", f"steps until the distance is {FORGET_TEXT} of the first", "factor per step",
               "greedy texts", "greedy texts that loop", "earliest loop start", "latest loop start",
-              "greedy loops that start before the states agree"]
+              "greedy loops that start before the states agree", "distinct cycles among the greedy loops"]
 REAL_FRAC = 0.1  # real text: this last share of the training file
 LOOP_RULE = {k: v.default for k, v in inspect.signature(a.find_loop).parameters.items()
              if k in ("min_repeats", "min_length")}
@@ -144,11 +144,13 @@ def has_loop(start):
 def loop_timing(greedy, k):
     """Of a model's greedy rows of decoding.csv and the steps k its two states need to agree
     (nan: never, within the text): (texts, texts that loop, earliest and latest loop start (nan
-    if none), loops that start before the states agree (all of them if they never do))."""
+    if none), loops that start before the states agree (all of them if they never do), distinct
+    cycles among the loops (the same cycle entered at another point counts once))."""
     starts = [r[3] for r in greedy if has_loop(r[3])]
     before = sum(math.isnan(k) or st < k for st in starts)
+    cycles = {min(c[i:] + c[:i] for i in range(len(c))) for c in (r[5] for r in greedy if has_loop(r[3]))}
     return (len(greedy), len(starts), min(starts) if starts else float("nan"),
-            max(starts) if starts else float("nan"), before)
+            max(starts) if starts else float("nan"), before, len(cycles))
 
 
 def real_text_bits(plan, state):
@@ -212,11 +214,11 @@ def loop_starts(r):
 
 def forgetting_markdown(forgetting):
     md = [[r[0], f2(r[1], 0), f2(r[2], 3), f"{r[4]} of {r[3]}", loop_starts(r),
-           f"{r[7]} of {r[4]}" if r[4] else ""] for r in forgetting]
+           f"{r[7]} of {r[4]}" if r[4] else "", r[8] if r[4] else ""] for r in forgetting]
     return md_table(["model", f"characters until the distance is {FORGET_TEXT} of the first",
                      "distance factor per step",
                      "greedy texts that loop", "loops start at character",
-                     "loops that start before the states agree"], md)
+                     "loops that start before the states agree", "distinct cycles among them"], md)
 
 
 def iterations_text(info, names):
@@ -326,14 +328,20 @@ def why_loops_text(L, primes, forgetting):
     said = []
     if groups["before"]:
         said.append(f"For {joined(groups['before'])}, every loop starts before the two states agree, or "
-                    f"they never do:\nthe text repeats before the states have forgotten where they started "
-                    f"(to that precision), so forgetting is not shown to be the cause of these loops.")
+                    f"they never do.")
     if groups["after"]:
-        said.append(f"For {joined(groups['after'])}, every loop starts after the states agree: consistent\n"
-                    f"with forgetting bringing the state back, though that does not show it is the cause.")
+        said.append(f"For {joined(groups['after'])}, every loop starts when or after the states agree.")
     if groups["mixed"]:
         said.append(f"For {joined(groups['mixed'])}, some loops start before the states agree and some "
-                    f"after: not shown either way.")
+                    f"when or after.")
+    same = [r[0] for r in forgetting if r[4] > 1 and r[8] == 1]
+    if same:
+        said.append(f"In {len(same)} of the {len(forgetting)} models ({joined(same)}) every prime's greedy "
+                    f"text ends in the same cycle (entered at different points): by the time the loop "
+                    f"starts, the prime no longer decides the text, which is forgetting of a kind.")
+    said.append(f"Agreement to {FORGET_TEXT} is far stricter than greedy decoding needs (only the most "
+                f"likely character must be the same), so the table neither shows forgetting to be the "
+                f"cause of the loops nor rules it out.")
     if groups["none"]:
         said.append(f"For {joined(groups['none'])}, no greedy text loops.")
     return f"""**Why greedy text loops.** Greedy decoding is deterministic: the next character is a

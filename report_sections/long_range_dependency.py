@@ -219,6 +219,27 @@ def mean_bits(rows, cell, L, T):
     return float(np.mean(v)), min(v), max(v)
 
 
+def runs_text(rows):
+    """Runs in words: cell, L, seed and recall bits with their standard error."""
+    return "; ".join(f"{r[0]} L = {r[1]} seed {r[3]} ({r[4]:.3f} ± {r[5]:.3f})" for r in rows)
+
+
+def single_runs(rows, short, no_memory):
+    """Sentences: the single runs beyond the shorter truncation that sit more than 4 standard
+    errors below the no-memory level (partial recall) or above it (sure of a wrong key)."""
+    beyond = [r for r in rows if r[2] == short and r[1] > short]
+    below = [r for r in beyond if r[4] < no_memory - 4 * r[5]]
+    above = [r for r in beyond if r[4] > no_memory + 4 * r[5]]
+    out = []
+    if below:
+        out.append(f"- Single runs with --seq-length {short} at L > {short} more than 4 standard errors "
+                   f"below the {no_memory:.0f} bits of no memory: {runs_text(below)}.")
+    if above:
+        out.append(f"- And above it, worse than no memory (some confidence in wrong keys): "
+                   f"{runs_text(above)}; a mean in the table that includes such a seed is pulled up by it.")
+    return out
+
+
 def max_se(rows, cell, L, Ts):
     """The largest standard error of the recall loss among the cell's runs at L and the Ts."""
     return max(r[5] for r in rows if r[0] == CELLS[cell] and r[1] == L and r[2] in Ts)
@@ -241,6 +262,7 @@ def partial_and_updates(plan, rows):
                      f"reason, not tested here: the weights that the gradient teaches to keep what the "
                      f"state holds over the last {short - 1} steps act at every step, so they keep the key "
                      f"over the steps no gradient reaches too.")
+    lines += single_runs(rows, short, no_memory)
     wins, small = {short: [], long_: []}, {short: 0, long_: 0}
     for c in ORDER:
         for L in s["recall_L"]:

@@ -41,7 +41,8 @@ SUMMARY = ["cell", "seeds", "parameters", "mean held-out bpc", "sd held-out bpc"
            "sd held-out bpc at equal seconds", "mean iterations per second (trainer's own)",
            "milliseconds per update (measured)",
            "mean change at equal seconds if the update time were 10% off"]
-SPAN = 0.4  # an equal-time order counts only if it holds from (1 - SPAN) times the budget to all of it
+SPAN = 0.4  # an equal-time order counts only if it holds from (1 - SPAN) times the budget to all of it,
+BUDGETS = 9  # ... at this many budgets, evenly spaced
 TIMING_ERROR = 0.1  # how far off a measured update time may be (repeats differ by a few percent)
 
 
@@ -120,7 +121,7 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
 def mean_over_budgets(plan, curves, per_update, equal_s):
     """(the budgets from (1 - SPAN) equal_s to equal_s, {cell label: its seeds' mean held-out
     bpc after each budget of seconds of updates})."""
-    times = equal_s * np.linspace(1 - SPAN, 1, 9)
+    times = equal_s * np.linspace(1 - SPAN, 1, BUDGETS)
     means = {}
     for run in CELL_RUNS:
         seeds = [curves[(run, sd)] for sd in plan.s["cell_seeds"]]
@@ -240,8 +241,8 @@ def order_over_time(over_time, name_a, name_b, verdict):
     if np.all(d > 0) or np.all(d < 0):
         return True, verdict + f", and the order holds from {times[0]:.3g} to {times[-1]:.3g} s"
     return False, (f"not shown: from {times[0]:.3g} to {times[-1]:.3g} s of updates the order changes "
-                   f"(the difference runs from {np.nanmin(d):+.3f} to {np.nanmax(d):+.3f}, {name_b} minus "
-                   f"{name_a})")
+                   f"(at the {len(times)} budgets the difference runs from {np.nanmin(d):+.3f} to "
+                   f"{np.nanmax(d):+.3f}, {name_b} minus {name_a})")
 
 
 def comparisons(plan, rows, col, sd_col, band_col=None, over_time=None):
@@ -330,9 +331,10 @@ runs stand at different iterations, so at different places of the text, which th
 contain (every seed reads the text in the same order). So
 at equal time a difference counts only where it is larger than twice the seed sd and than the
 change a {TIMING_ERROR:.0%} error in the update times makes to the two readings (a column of
-[cells.csv](cells.csv)), and only where the order of the two cells holds at every budget from
-{1 - SPAN:.0%} of that time to all of it: the held-out curves drop together where the text gets
-easier, so a single time can favour whichever cell has just read such a stretch:"""
+[cells.csv](cells.csv)), and only where the order of the two cells holds at each of {BUDGETS} budgets
+evenly spaced from {1 - SPAN:.0%} of that time to all of it: the held-out curves of all runs move
+together with the stretch of training text just read, so a single time can favour whichever cell
+has just read an easy stretch:"""
 
 
 def page_text(plan, hp, fig_name, table, rows, equal_s, over_time):

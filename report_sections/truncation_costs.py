@@ -169,6 +169,7 @@ def cell_findings(plan, cell, rows, curves):
     _, _, H, V = plan_sizes(plan, cell)
     full_mem = formula_bytes(cell, FULL_TEXT, H, V)
     sd = seed_sd(plan, cell)
+    same_in_5 = "; section 5 gives the same for this report's text" if cell == "rnn" else ""
     return [
         f"- {CELLS[cell]} ({mine[0][2]:,} parameters): a character costs {lo[5]:.1f} µs at --seq-length "
         f"{lo[1]} and {hi[5]:.1f} µs at {hi[1]} (cheapest at {per_char[0][1]}, dearest at "
@@ -184,8 +185,8 @@ def cell_findings(plan, cell, rows, curves):
         f"({by_secs[-1][10]:.3f}); the runs have then read from {chars_at(budget, mine, curves)}: "
         f"different stretches of the text, and the update times behind it have an error of their own "
         f"(the three repeats of a timing differ by up to {max(r[12] for r in mine):.1%}).",
-        f"- Full BPTT of a 1 MB text ({FULL_TEXT:,} characters; section 5 gives the same for this "
-        f"report's text) as one chunk: {FORMULA[cell]} bytes with T = "
+        f"- Full BPTT of a 1 MB text ({FULL_TEXT:,} characters{same_in_5}) as one "
+        f"chunk: {FORMULA[cell]} bytes with T = "
         f"{FULL_TEXT:,} = {gib(full_mem)} for the backward pass, and "
         f"about {FULL_TEXT * hi[5] / 1e6:.0f} seconds per update at the {hi[5]:.1f} µs per character "
         f"of --seq-length {hi[1]}: one update per pass over the text, where --seq-length 25 makes "

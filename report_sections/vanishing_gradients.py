@@ -207,7 +207,9 @@ def page_text(plan, state, fig_name, rows, sat, below):
 For each cell of section 4 (seed {plan.s['cell_seeds'][0]}), trained and with its initial weights, the
 norm of the gradient of the loss at step t with respect to the recurrent state k steps earlier,
 |d loss_t / d state_(t-k)|, for k = 0 to {K}: at {B} positions spread over the training text
-(each read from a zero state {W + K} characters before, so the state is a typical one), averaged
+(each read from a zero state {W + K} characters before, so that the state has moved away from
+that start; for a cell that forgets slowly, some of the zero start may remain at the largest k:
+section 2 measures how many characters each model's states take to agree), averaged
 in log space (a geometric mean: the norms span many orders of magnitude). The state is what the
 training loop carries from chunk to chunk and truncated BPTT cuts: h for the vanilla RNN and the
 GRU, h and c together (2 x {hp['hidden_size']} numbers) for the LSTM, because c is the LSTM's
