@@ -1,7 +1,7 @@
 """Regenerate samples/: the exercise's figures and tables, and measurements that answer its
 "why" questions, from real training runs.
 
-    python report.py            # the full report into samples/: about 40 minutes on 2 cores
+    python report.py            # the full report into samples/: about 30 minutes on 2 cores
     python report.py --quick    # small iteration counts, under 2 minutes: into runs/report/quick/samples/
     python report.py --pdf      # PDF figures beside the PNGs
 
