@@ -25,11 +25,6 @@ TEXT_SEED = 1  # of the training texts; the recall measure reads lines of other 
 LONG_RANGE_FIXED = dict(sample_every=0)  # no training samples: they are not used here
 
 
-def long_range_iters(s, T):
-    """Iterations of a long-range run truncated at T: recall_chars characters seen."""
-    return s["recall_chars"] // T
-
-
 def long_range_text_path(plan, L, chars=None):
     """The training text of L for runs that see `chars` characters (None: recall_chars)."""
     return plan.path("long-range", f"text-L{L}.txt" if chars is None else f"text-L{L}-{chars}.txt")
@@ -91,41 +86,36 @@ def long_range_train_to(text, out, iters, opts):
         yield long_range_command(text, out, iters, opts, resume=True)
 
 
+def recall_job(plan, name, cell, T, seed, out, text, chars):
+    """The job of one long-range run: cell on the text (path, SHA-256), truncated at T, the seed,
+    in out, until it has seen chars characters."""
+    opts, iters = long_range_opts(plan, cell, T, seed), chars // T
+    long_range_check(out, text[1], opts)
+    return plan.job(name, cell, [(out, iters, 0)], long_range_train_to(text[0], out, iters, opts))
+
+
 def long_range_jobs(plan):
     """The jobs of the long-range dependency section: one per cell, L, truncation and seed,
     after the longer training of recall_more (the longest runs first)."""
     jobs, s = more_jobs(plan), plan.s
     for L in s["recall_L"]:
-        text, sha = write_long_range_text(plan, L)
-        for cell in ("lstm", "gru", "rnn"):
-            for T in s["recall_seq"]:
-                for seed in s["recall_seeds"]:
-                    out, opts = long_range_out(plan, cell, L, T, seed), long_range_opts(plan, cell, T, seed)
-                    iters = long_range_iters(s, T)
-                    long_range_check(out, sha, opts)
-                    cmds = long_range_train_to(text, out, iters, opts)
-                    jobs.append(plan.job(f"long-range/{cell}/L-{L}/seq-{T}/seed-{seed}", cell,
-                                         [(out, iters, 0)], cmds))
+        text = write_long_range_text(plan, L)
+        jobs += [recall_job(plan, f"long-range/{cell}/L-{L}/seq-{T}/seed-{seed}", cell, T, seed,
+                            long_range_out(plan, cell, L, T, seed), text, s["recall_chars"])
+                 for cell in ("lstm", "gru", "rnn") for T in s["recall_seq"] for seed in s["recall_seeds"]]
     return jobs
 
 
 def more_jobs(plan):
     """The longer training of recall_more (none when it is None): each cell at one L, each of
     its truncations and seeds, recall_more["chars"] characters seen."""
-    more, jobs = plan.s["recall_more"], []
+    more = plan.s["recall_more"]
     if not more:
-        return jobs
-    L, chars = more["L"], more["chars"]
-    text, sha = write_long_range_text(plan, L, chars, more["seq"])
-    for cell in ("lstm", "gru", "rnn"):
-        for T in more["seq"]:
-            for seed in more["seeds"]:
-                out, opts = more_out(plan, cell, T, seed), long_range_opts(plan, cell, T, seed)
-                long_range_check(out, sha, opts)
-                jobs.append(plan.job(f"long-range/more/{cell}/seq-{T}/seed-{seed}", cell,
-                                     [(out, chars // T, 0)],
-                                     long_range_train_to(text, out, chars // T, opts)))
-    return jobs
+        return []
+    text = write_long_range_text(plan, more["L"], more["chars"], more["seq"])
+    return [recall_job(plan, f"long-range/more/{cell}/seq-{T}/seed-{seed}", cell, T, seed,
+                       more_out(plan, cell, T, seed), text, more["chars"])
+            for cell in ("lstm", "gru", "rnn") for T in more["seq"] for seed in more["seeds"]]
 
 
 def truncation_opts(plan, cell, T):

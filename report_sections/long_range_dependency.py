@@ -152,7 +152,7 @@ def spread_table(plan, rows):
             cells = []
             for L in Ls:
                 v = [r[4] for r in rows if r[0] == CELLS[cell] and r[2] == T and r[1] == L]
-                cells.append(f"{np.mean(v):.2f}" + (f" ({min(v):.2f} to {max(v):.2f})" if len(v) > 1 else ""))
+                cells.append(mean_range(v) if len(v) > 1 else f"{v[0]:.2f}")
             md.append([CELLS[cell], T] + cells)
     return md_table(["cell", "--seq-length"] + [f"L = {L}" for L in Ls], md)
 
@@ -370,6 +370,7 @@ def more_verdict(cell, learned, spec, best):
 
 
 def mean_range(v):
+    """A few seeds' values in words: their mean, and their range in brackets."""
     return f"{np.mean(v):.2f} ({min(v):.2f} to {max(v):.2f})"
 
 
@@ -413,8 +414,7 @@ def more_text(plan, rows, more):
             v = [r[4] for r in more if r[0] == CELLS[cell] and r[2] == T]
             learned[T], best[T] = max(v) < LEARNED, min(v)
             grid = [r[4] for r in rows if r[0] == CELLS[cell] and r[1] == L and r[2] == T]
-            md.append([CELLS[cell], T, f"{chars // T:,}", key_in_chunk(L, T) and f"{key_in_chunk(L, T):.0%}"
-                       or "0%", f"{np.mean(v):.2f} ({min(v):.2f} to {max(v):.2f})",
+            md.append([CELLS[cell], T, f"{chars // T:,}", f"{key_in_chunk(L, T):.0%}", mean_range(v),
                        f"{np.mean(grid):.2f}" if grid else "not run"])
         verdicts.append(more_verdict(cell, learned, spec, best))
     seeds, truncs = ", ".join(map(str, spec["seeds"])), spec["seq"]

@@ -72,11 +72,6 @@ def measured_bytes(mod, params, data, T):
         tracemalloc.stop()
 
 
-def at(x, xs, ys):
-    """ys interpolated linearly at x (nan beyond the last point)."""
-    return float(np.interp(x, xs, ys)) if x <= xs[-1] + 1e-9 else float("nan")
-
-
 def measure(plan):
     """(rows of truncation-costs.csv, curves {(cell, T): (characters, seconds, bpc)})."""
     s, rows, curves = plan.s, [], {}
@@ -98,7 +93,7 @@ def measure(plan):
         budget = min(curves[(cell, r[1])][1][-1] for r in mine)
         for r in mine:
             _, secs, bpc = curves[(cell, r[1])]
-            r[10] = at(budget, secs, bpc)
+            r[10] = a.value_at(secs, bpc, budget)
     return rows, curves
 
 
