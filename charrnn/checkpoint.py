@@ -184,6 +184,24 @@ def save_checkpoint(path, state):
         raise write_error(path, e) from None
 
 
+# What reset_fields can set to zero, by the state dict's names: the optimizer's memory, the
+# carried state, the data pointer (the report's ablation of what --init-from resets).
+RESETTABLE = ("mem", "hprev", "p")
+
+
+def reset_fields(path, names):
+    """Set the named parts of the checkpoint in path (names from RESETTABLE) to zero and save
+    it again, every other field as it was: one piece of what --init-from resets, alone."""
+    state = load_checkpoint(path)
+    for name in names:
+        if name not in RESETTABLE:
+            raise ValueError(f"cannot reset {name!r}: one of {', '.join(RESETTABLE)}")
+        value = state[name]
+        state[name] = ({k: np.zeros_like(v) for k, v in value.items()} if isinstance(value, dict)
+                       else np.zeros_like(value) if isinstance(value, np.ndarray) else 0)
+    save_checkpoint(path, state)
+
+
 def read_npz(path):
     """Every array of an .npz file, by name.
 

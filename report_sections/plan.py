@@ -22,10 +22,8 @@ import functools
 import os
 import shutil
 
-import numpy as np
-
 import analysis as a
-from charrnn.checkpoint import load_checkpoint
+from charrnn.checkpoint import load_checkpoint, reset_fields
 from charrnn.pool import Job
 from charrnn.system import UserError
 from charrnn.text import read_text, text_sha256
@@ -307,22 +305,13 @@ class Plan:
         yield from self.train_to(out, n1 + n2, opts)
 
 
-RESET = {"reset-memory": [f"m{q}" for q in a.PARAM_NAMES], "reset-state": ["hprev"],
-         "reset-pointer": ["p"]}  # the checkpoint fields each ablation sets to zero
+RESET = {"reset-memory": ["mem"], "reset-state": ["hprev"], "reset-pointer": ["p"]}  # what each
+# ablation sets to zero, by charrnn.checkpoint.reset_fields's names
 
 
 def reset_code(path, kind):
-    """The Python line that sets an ablation's fields of a checkpoint to zero, nothing else."""
-    return (f"import numpy as np; d = dict(np.load('{path}')); "
-            f"d.update({{k: 0 * d[k] for k in {RESET[kind]}}}); np.savez('{path}', **d)")
-
-
-def reset_fields(path, kind):
-    """Set an ablation's fields of the checkpoint in path to zero (what reset_code shows)."""
-    with np.load(path, allow_pickle=False) as z:
-        d = {k: z[k] for k in z.files}
-    d.update({k: 0 * d[k] for k in RESET[kind]})
-    np.savez(path, **d)
+    """The Python line that sets an ablation's part of a checkpoint to zero, nothing else."""
+    return (f"from charrnn.checkpoint import reset_fields; reset_fields('{path}', {RESET[kind]})")
 
 
 def copy_folder(src, dst, reset=None):
@@ -331,5 +320,5 @@ def copy_folder(src, dst, reset=None):
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
     if reset:
-        reset_fields(os.path.join(tmp, "checkpoint.npz"), reset)
+        reset_fields(os.path.join(tmp, "checkpoint.npz"), RESET[reset])
     os.replace(tmp, dst)
