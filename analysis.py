@@ -113,7 +113,7 @@ def self_bits_per_char(cell, params, ixs, n_given):
     ixs = np.asarray(ixs, dtype=np.intp)
     inputs, targets = ixs[:-1].copy(), ixs[1:].copy()
     targets[:n_given - 1] = -1  # position i predicts ixs[i + 1]: the prime is given, not scored
-    nats = heldout_loss(inputs[:, None], targets[:, None], params, cell)
+    nats = heldout_loss([(inputs[:, None], targets[:, None])], params, cell)
     return bits_per_char(nats, len(ixs) - n_given)
 
 
@@ -392,7 +392,7 @@ def context_bits(cell, params, data, ends, length):
     inputs, targets = windows(data, ends, length)
     tg = np.full(inputs.shape, -1, dtype=np.intp)
     tg[-1] = targets  # only the character after the whole context is scored
-    return bits_per_char(heldout_loss(inputs, tg, params, cell), len(ends))
+    return bits_per_char(heldout_loss([(inputs, tg)], params, cell), len(ends))
 
 
 # ---------------------------------------------------------------------------

@@ -168,6 +168,6 @@ def step(h, ix, w):
     return n + u * (h - n)  # h = (1 - u) * n + u * h, written as n + u * (h - n)
 
 
-if __name__ == "__main__":
-    sys.exit("min_char_gru.py holds the GRU cell; train one with: "
-             "python min_char_rnn.py input.txt --cell gru")
+if __name__ == "__main__":  # this file holds the cell; min_char_rnn.py trains it
+    from charrnn.cli import cell_file_main
+    sys.exit(cell_file_main("gru", sys.argv[1:]))

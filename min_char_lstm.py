@@ -178,6 +178,6 @@ def step(state, ix, w):
     return new
 
 
-if __name__ == "__main__":
-    sys.exit("min_char_lstm.py holds the LSTM cell; train one with: "
-             "python min_char_rnn.py input.txt --cell lstm")
+if __name__ == "__main__":  # this file holds the cell; min_char_rnn.py trains it
+    from charrnn.cli import cell_file_main
+    sys.exit(cell_file_main("lstm", sys.argv[1:]))

@@ -7,12 +7,13 @@ A faithful NumPy descendant of the classic ~100-line min-char-rnn script:
     p_t = softmax(y_t)
     loss = sum_t -log p_t[target_t]             (cross-entropy, summed over the chunk)
 
-Read it top-down: data and vocabulary, init_params, lossFun (forward and backward pass
+Read it top-down: init_params, lossFun (forward and backward pass
 over one chunk of seq_length characters), sample (multinomial or greedy decoding),
 heldout_loss, adagrad_update, and the training loop, train. The gated cells,
 min_char_lstm.py and min_char_gru.py, give their own init_params, lossFun and step; the
-sampler and the held-out loss here serve all three. Checkpoints, logs, the run folder and
-the command line are the harness in charrnn/.
+sampler and the held-out loss here serve all three. The text (as indices into its sorted
+vocabulary, charrnn/text.py), checkpoints, logs, the run folder and the command line are the
+harness in charrnn/.
 
     python min_char_rnn.py input.txt                      # train, seed 1
     python min_char_rnn.py input.txt --seeds 1 2 3        # three runs in parallel
@@ -31,23 +32,6 @@ import numpy as np
 
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")  # also the order of the gradients
-
-
-# ---------------------------------------------------------------------------
-# Data and vocabulary
-# ---------------------------------------------------------------------------
-
-def build_vocab(text, chars=None):
-    """Sorted vocabulary (so a file always gives the same indices) and the text as indices.
-
-    chars: a sorted vocabulary to index the text with instead of its own (a model's, when
-    training goes on from a checkpoint); every character of the text must be in it.
-    """
-    # Plain form: chars = sorted(set(text)); data = [chars.index(c) for c in text]
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    vocab_codes = np.unique(codes) if chars is None else np.array([ord(c) for c in chars], np.uint32)
-    data = np.searchsorted(vocab_codes, codes).astype(np.intp)
-    return [chr(c) for c in vocab_codes], data
 
 
 # ---------------------------------------------------------------------------
@@ -228,38 +212,48 @@ def advance(h, ixs, params, cell=None):
 HELDOUT_BLOCK = 64  # heldout_loss runs this many time steps, then their output layer
 
 
-def heldout_loss(inputs, targets, params, cell=None, state=None):
+def heldout_loss(blocks, params, cell=None, state=None):
     """Sum of -log p_t[target_t] over B independent streams of text, without gradients.
 
-    inputs, targets: (T, B) index arrays, time-major: column b is stream b, which starts
-    from state (S x 1; None: the zero state) and carries it along. A target of -1 is not
-    counted: a warm-up read before a stream's scored part, or padding after it. The streams
-    run side by side, one step of the cell (cell: its module; None, the vanilla RNN) for all
-    of them at once; time goes in blocks of HELDOUT_BLOCK steps, so memory stays bounded
-    however long the streams are.
+    blocks: the streams' text in time order, as (inputs, targets) pairs of (t, B) index arrays,
+    time-major: column b is stream b, which starts from state (S x 1; None: the zero state) and
+    carries it from block to block (charrnn.text.heldout_blocks makes them, a block at a time,
+    so memory stays bounded however long the streams are). A target of -1 is not counted: a
+    warm-up read before a stream's scored part, or padding after it. The streams run side by
+    side, one step of the cell (cell: its module; None, the vanilla RNN) for all of them at
+    once; a block's output layer runs every HELDOUT_BLOCK steps.
     """
     cell = cell or sys.modules[__name__]
     Why, by = params["Why"], params["by"]
     V, H = Why.shape
+    w, total, states = cell.step_weights(params), 0.0, None
+    for inputs, targets in blocks:
+        inputs, targets = checked_streams(inputs, targets, V, states)
+        if states is None:  # row b: stream b's state
+            start_state = cell.zero_state(H) if state is None else state
+            states = np.repeat(start_state.reshape(1, -1), inputs.shape[1], axis=0)
+        for start in range(0, len(inputs), HELDOUT_BLOCK):
+            x, tg = inputs[start:start + HELDOUT_BLOCK], targets[start:start + HELDOUT_BLOCK]
+            hs = np.empty((len(x), x.shape[1], H))  # hs[t, b]: h of stream b after step t of the block
+            for ix_t, h_t in zip(x, hs):
+                states = cell.step(states, ix_t, w)
+                h_t[:] = states[:, :H]
+            keep = tg.ravel() >= 0  # positions (step, stream) with a target
+            total += softmax_loss(hs.reshape(-1, H)[keep], tg.ravel()[keep], Why, by)[0]
+    return total
+
+
+def checked_streams(inputs, targets, V, states):
+    """inputs and targets of one block of heldout_loss as index arrays, or a ValueError."""
     inputs, targets = np.asarray(inputs, dtype=np.intp), np.asarray(targets, dtype=np.intp)
     if inputs.ndim != 2 or inputs.shape != targets.shape:
         raise ValueError(f"inputs and targets must both have shape (T, B), got {inputs.shape} "
                          f"and {targets.shape}")
+    if states is not None and inputs.shape[1] != len(states):
+        raise ValueError(f"every block must have the {len(states)} streams of the first")
     if inputs.size and not (inputs.min() >= 0 and inputs.max() < V and targets.max() < V):
         raise ValueError(f"inputs must be character indices in 0..{V - 1}, targets too or -1")
-    T, B = inputs.shape
-    w, total = cell.step_weights(params), 0.0
-    start_state = cell.zero_state(H) if state is None else state
-    state = np.repeat(start_state.reshape(1, -1), B, axis=0)  # row b: stream b's state
-    for start in range(0, T, HELDOUT_BLOCK):
-        x, tg = inputs[start:start + HELDOUT_BLOCK], targets[start:start + HELDOUT_BLOCK]
-        hs = np.empty((len(x), B, H))  # hs[t, b]: h of stream b after step t of the block
-        for ix_t, h_t in zip(x, hs):
-            state = cell.step(state, ix_t, w)
-            h_t[:] = state[:, :H]
-        keep = tg.ravel() >= 0  # positions (step, stream) with a target
-        total += softmax_loss(hs.reshape(-1, H)[keep], tg.ravel()[keep], Why, by)[0]
-    return total
+    return inputs, targets
 
 
 # ---------------------------------------------------------------------------
@@ -291,10 +285,10 @@ def adagrad_update(param, dparam, mem, learning_rate):
 def train(run):
     """The classic loop: sample now and then, lossFun, log, Adagrad step, move the pointer.
 
-    run (charrnn.rundir.Run) is the loop's one interface to the world: the text as indices,
-    the options, the state to start from (a new run's, or a checkpoint's), and the logs,
-    the held-out evaluation, the checkpoints and the stop signals. Returns the iteration
-    reached.
+    run (charrnn.run.Run) is the loop's one interface to the world: the text as indices,
+    the options, the state to start from (run.state: a new run's, or a checkpoint's), and the
+    logs, the held-out evaluation, the checkpoints and the stop signals. The loop keeps its
+    state in that one dict and hands it back whole. Returns the iteration reached.
     """
     hp, cell, data, state = run.hparams, run.cell, run.data, run.state
     seq_length, learning_rate = hp["seq_length"], hp["learning_rate"]
@@ -337,11 +331,12 @@ def train(run):
 
             p += seq_length  # move data pointer
             n += 1  # iteration counter
+            state.update(hprev=hprev, p=p, n=n, smooth_loss=smooth_loss)  # the loop's state, whole
             if run.val is not None and n % hp["eval_every"] == 0:
-                run.evaluate(n, hprev)  # held-out bits per character, to val.csv
+                run.evaluate(state)  # held-out bits per character, to val.csv
             if n % run.checkpoint_every == 0:
-                run.checkpoint(hprev, p, n, smooth_loss)
-        run.finish(hprev, p, n, smooth_loss, loss, grads)
+                run.checkpoint(state)
+        run.finish(state, loss, grads)
     return n
 
 
@@ -388,5 +383,6 @@ def flat_views(arrays):
 
 
 if __name__ == "__main__":
+    sys.modules["min_char_rnn"] = sys.modules[__name__]  # the harness imports this file by name: one copy
     from charrnn.cli import main
     sys.exit(main())

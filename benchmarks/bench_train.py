@@ -61,11 +61,11 @@ import reference_lstm  # noqa: E402
 from helpers import blas_kernels  # noqa: E402
 
 import min_char_rnn as m  # noqa: E402
-from charrnn.cells import CELLS, cell_module  # noqa: E402
 from charrnn.cli import main as trainer_main  # noqa: E402
+from charrnn.model import CELLS, cell_module  # noqa: E402
 from charrnn.options import HPARAM_DEFAULTS  # noqa: E402
 from charrnn.system import cpu_name  # noqa: E402
-from charrnn.text import heldout_streams, read_text, split_heldout  # noqa: E402
+from charrnn.text import build_vocab, heldout_blocks, read_text, split_heldout  # noqa: E402
 
 
 REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
@@ -96,7 +96,7 @@ def per_call(f, number):
 
 def main():
     text = read_text(args.text)
-    chars, data = m.build_vocab(text)
+    chars, data = build_vocab(text)
     V = len(chars)
     print(f"machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, BLAS threads {args.threads}")
@@ -122,13 +122,12 @@ def main():
               f"{min(ref):.0f} to {max(ref):.0f}, {min(ratios):.2f}x to {max(ratios):.2f}x)")
 
     _, val = split_heldout(data, 0.1)
-    val_inputs, val_targets = heldout_streams(val)
     eval_every = HPARAM_DEFAULTS["eval_every"]
     for cell in args.cells:
-        time_calls(cell, data, V, val_inputs, val_targets, len(val), rates[cell][0], eval_every)
+        time_calls(cell, data, V, val, rates[cell][0], eval_every)
 
 
-def time_calls(cell, data, V, val_inputs, val_targets, val_length, rates, eval_every):
+def time_calls(cell, data, V, val, rates, eval_every):
     """One call of each part of an iteration, the project's against the reference's."""
     inputs, targets = data[:25], data[1:26]
     li, lt = [int(c) for c in inputs], [int(c) for c in targets]
@@ -151,10 +150,9 @@ def time_calls(cell, data, V, val_inputs, val_targets, val_length, rates, eval_e
              functools.partial(reference.adagrad_ref, params, grads, mem, 1e-12), 200)]
     for name, ours_f, ref_f, number in rows:
         print(f"  {name:<32} {per_call(ours_f, number):9.1f}  {per_call(ref_f, number):9.1f}")
-    heldout = functools.partial(m.heldout_loss, val_inputs, val_targets, params, c)
-    t_eval = per_call(heldout, 1) / 1e6
+    t_eval = per_call(lambda: m.heldout_loss(heldout_blocks(val), params, c), 1) / 1e6
     per_iter = 1 / statistics.median(rates)
-    print(f"  held-out loss of --val-frac 0.1 ({val_length - 1} characters): {t_eval * 1e3:.0f} ms, "
+    print(f"  held-out loss of --val-frac 0.1 ({len(val) - 1} characters): {t_eval * 1e3:.0f} ms, "
           f"adding {t_eval / (eval_every * per_iter):.1%} to training at the default --eval-every "
           f"{eval_every} ({t_eval / (1000 * per_iter):.0%} at --eval-every 1000)")
 

@@ -1,10 +1,11 @@
 """The checkpoint: the full training state, so that a run continues exactly.
 
-Reloading the weights alone is not enough to continue training: the Adagrad memories, the
-hidden state carried between chunks, the data pointer, the iteration count, the smoothed loss
-and the random generator are state too. new_state shows every field of that state at
-iteration 0; FIELDS says how each is saved, read back, checked, and filled in for a
-checkpoint of an older format.
+Reloading the weights alone is not enough to continue training: the optimizer's memory, the
+state carried between chunks, the data pointer, the iteration count, the smoothed loss and the
+random generator are state too. The state is one dict (new_state shows every key at iteration
+0); fields(spec) is the one table of the checkpoint's fields, built from the model spec, that
+save_checkpoint writes, load_checkpoint reads and checks, and that fills in what a checkpoint
+of an older format lacks. This module is the only writer of checkpoints.
 """
 import contextlib
 import hashlib
@@ -13,14 +14,13 @@ import math
 import os
 import zipfile
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
-from charrnn.cells import cell_module, param_shapes
-from charrnn.options import HPARAM_DEFAULTS, option_problem
+from charrnn.model import spec_of
+from charrnn.options import FIXED_SINCE, HPARAM_DEFAULTS, option_problem
 from charrnn.system import UserError, available_memory, gib, write_error
-from charrnn.text import text_sha256
-from min_char_rnn import PARAM_NAMES
 
 
 CHECKPOINT_FORMAT = 4  # 4 added iters and the closing rows; 3 the run files' SHA-256; 2 cell,
@@ -36,54 +36,75 @@ RUN_FILES = {"loss.csv": ("loss_csv_bytes", "loss_csv_sha256", "loss_csv_closing
              "samples.txt": ("samples_txt_bytes", "samples_txt_sha256", None),
              "val.csv": ("val_csv_bytes", "val_csv_sha256", "val_csv_closing")}
 
-# Every field: (kind, the format that added it, its value in a checkpoint of an older format).
-# The kind says where it lives in the state dict and how it is checked (see READERS).
-FIELDS = {
-    "format": ("format", 1, None),
-    **{k: ("weights", 1, None) for k in PARAM_NAMES},  # state["params"][k]
-    **{"m" + k: ("memory", 1, None) for k in PARAM_NAMES},  # Adagrad's, state["mem"][k]
-    "hprev": ("carried", 1, None),  # the state carried into the next chunk
-    "p": ("count", 1, None),  # the data pointer
-    "n": ("count", 1, None),  # iterations done
-    "iters": ("count", 4, None),  # the iterations the run was started for (0: no limit)
-    "smooth_loss": ("loss", 1, None),
-    "rng_state": ("rng", 1, None),  # state["rng"], the generator of the training samples
-    "vocab": ("vocab", 1, None),  # state["chars"], as character codes
-    "text_sha256": ("sha256", 1, None),
-    # the options fixed for the run, state["hparams"]; a format-1 run is a vanilla one
-    # without a held-out part
-    **{k: ("option", 2 if k in ("cell", "val_frac", "eval_every") else 1,
-           "rnn" if k == "cell" else 0.0 if k == "val_frac" else default)
-       for k, default in HPARAM_DEFAULTS.items()},
-    "loss_csv_bytes": ("count", 1, None), "samples_txt_bytes": ("count", 1, None),
-    "val_csv_bytes": ("count", 2, 0),
-    # None: not recorded, so not checked
-    "loss_csv_sha256": ("sha256", 3, None), "samples_txt_sha256": ("sha256", 3, None),
-    "val_csv_sha256": ("sha256", 3, None),
-    "loss_csv_closing": ("text", 4, ""), "val_csv_closing": ("text", 4, ""),
+
+class Field(NamedTuple):
+    """One field of the checkpoint: its kind (how it is stored and checked), where it lives in
+    the state dict (a key, or (key, parameter name) for the dicts of arrays), the format that
+    added it, its value in a checkpoint of an older format, and an array's shape."""
+    kind: str
+    place: object
+    since: int = 1
+    old: object = None
+    shape: tuple = ()
+
+
+# The fields every checkpoint has, whatever its model. None as an old value: not recorded, so
+# not checked.
+COMMON = {
+    "format": Field("format", "format"),
+    "p": Field("count", "p"),  # the data pointer
+    "n": Field("count", "n"),  # iterations done
+    "iters": Field("count", "iters", 4),  # the iterations the run was started for (0: no limit)
+    "smooth_loss": Field("loss", "smooth_loss"),
+    "rng_state": Field("rng", "rng"),  # the generator of the initial weights and training samples
+    "vocab": Field("vocab", "chars"),  # the sorted vocabulary, as character codes
+    "text_sha256": Field("sha256", "text_sha256"),
+    # the options fixed for the run, state["hparams"] (an older format's run had the default)
+    **{k: Field("option", ("hparams", k), FIXED_SINCE[k], default) for k, default in HPARAM_DEFAULTS.items()},
+    "loss_csv_bytes": Field("count", "loss_csv_bytes"),
+    "samples_txt_bytes": Field("count", "samples_txt_bytes"),
+    "val_csv_bytes": Field("count", "val_csv_bytes", 2, 0),
+    "loss_csv_sha256": Field("sha256", "loss_csv_sha256", 3), "samples_txt_sha256":
+        Field("sha256", "samples_txt_sha256", 3), "val_csv_sha256": Field("sha256", "val_csv_sha256", 3),
+    "loss_csv_closing": Field("text", "loss_csv_closing", 4, ""),
+    "val_csv_closing": Field("text", "val_csv_closing", 4, ""),
 }
+
+
+def fields(spec):
+    """Every field of a checkpoint of the model spec: the weights, what the optimizer keeps of
+    each, the carried state, and the common ones."""
+    shapes = spec.param_shapes()
+    return {**{k: Field("weights", ("params", k), shape=s) for k, s in shapes.items()},
+            **{prefix + k: Field("memory", (key, k), shape=s)
+               for key, prefix in spec.optimizer_slots().items() for k, s in shapes.items()},
+            "hprev": Field("carried", "hprev", shape=spec.state_shape()),
+            **COMMON}
 
 
 class Diverged(UserError):
     """Training diverged: its weights or its loss are no longer numbers a run can go on from."""
 
 
-def new_state(chars, text, hparams, iters, params=None):
-    """Iteration 0 of a run: fresh weights (or a copy of params), zero Adagrad memory and state."""
-    rng = np.random.default_rng(hparams["seed"])
-    V, H = len(chars), hparams["hidden_size"]
-    cell = cell_module(hparams["cell"])
-    params = cell.init_params(V, H, rng) if params is None else {k: v.copy() for k, v in params.items()}
+def new_state(chars, text_sha256, hparams, iters, params=None):
+    """Iteration 0 of a run: fresh weights (or a copy of params), zero optimizer memory and
+    carried state, the pointer at the start of the text."""
+    spec, rng = spec_of(hparams, len(chars)), np.random.default_rng(hparams["seed"])
+    math_module = spec.math()
+    if params is None:
+        params = math_module.init_params(len(chars), hparams["hidden_size"], rng)
+    else:
+        params = {k: v.copy() for k, v in params.items()}
     return {"params": params,
-            "mem": {k: np.zeros_like(v) for k, v in params.items()},
-            "hprev": cell.zero_state(H),
+            **{key: {k: np.zeros_like(v) for k, v in params.items()} for key in spec.optimizer_slots()},
+            "hprev": math_module.zero_state(hparams["hidden_size"]),
             "p": 0,
             "n": 0,
             "iters": iters,
-            "smooth_loss": -math.log(1.0 / V) * hparams["seq_length"],  # the loss at iteration 0
+            "smooth_loss": -math.log(1.0 / len(chars)) * hparams["seq_length"],  # the loss at iteration 0
             "rng": rng,
             "chars": chars,
-            "text_sha256": text_sha256(text),
+            "text_sha256": text_sha256,
             "hparams": hparams,
             "loss_csv_bytes": 0, "samples_txt_bytes": 0, "val_csv_bytes": 0,
             "loss_csv_sha256": EMPTY_SHA256, "samples_txt_sha256": EMPTY_SHA256,
@@ -91,53 +112,52 @@ def new_state(chars, text, hparams, iters, params=None):
             "loss_csv_closing": "", "val_csv_closing": ""}
 
 
-def field_value(state, name, kind):
-    """A field of the checkpoint, from the state dict."""
-    if kind == "format":
+def state_value(state, place):
+    """What a field's place holds in the state dict."""
+    return state[place[0]][place[1]] if isinstance(place, tuple) else state[place]
+
+
+def field_value(state, field):
+    """A field of the checkpoint, as it is stored, from the state dict."""
+    if field.kind == "format":
         return CHECKPOINT_FORMAT
-    if kind == "weights":
-        return state["params"][name]
-    if kind == "memory":
-        return state["mem"][name[1:]]
-    if kind == "option":
-        return state["hparams"][name]
-    if kind == "rng":
-        return json.dumps(state["rng"].bit_generator.state)
-    if kind == "vocab":
-        return np.array([ord(c) for c in state["chars"]], dtype=np.int32)
-    if kind == "sha256":
-        return state[name] or EMPTY_SHA256  # None (not recorded) only ever for 0 bytes
-    return state[name]
+    value = state_value(state, field.place)
+    if field.kind == "rng":
+        return json.dumps(value.bit_generator.state)
+    if field.kind == "vocab":
+        return np.array([ord(c) for c in value], dtype=np.int32)
+    if field.kind == "sha256":
+        return value or EMPTY_SHA256  # None (not recorded) only ever for 0 bytes
+    return value
 
 
 def non_finite_field(state):
-    """The first field of state that a run cannot continue from (a weight, Adagrad memory or
+    """The first field of state that a run cannot continue from (a weight, optimizer memory or
     carried state that is not finite, a negative memory, a bad smoothed loss), or None."""
-    for k in PARAM_NAMES:
-        if not np.isfinite(state["params"][k]).all():
-            return k
-    for k in PARAM_NAMES:
-        m = state["mem"][k]
-        if not (np.isfinite(m).all() and (m >= 0).all()):
-            return "m" + k
-    if not np.isfinite(state["hprev"]).all():
-        return "hprev"
+    spec = spec_of(state["hparams"], len(state["chars"]))
+    for name, field in fields(spec).items():
+        if field.kind in ("weights", "memory", "carried"):
+            a = state_value(state, field.place)
+            if not (np.isfinite(a).all() and (field.kind != "memory" or (a >= 0).all())):
+                return name
     if not (math.isfinite(state["smooth_loss"]) and state["smooth_loss"] >= 0):
         return "smooth_loss"
     return None
 
 
-def impossible_state(cell, hprev):
-    """Why a carried state cannot come out of the cell, or None. h (the first H rows) is a tanh,
-    or a mix of tanhs, so |h| <= 1; the LSTM's h is o * tanh(c) with 0 <= o <= 1, so
-    |h| <= |tanh(c)| (allowing for a last bit that another tanh routine may round otherwise)."""
-    if cell == "lstm":
-        h, c = np.split(hprev.ravel(), 2)
-        if (np.abs(h) > np.abs(np.tanh(c)) * (1 + 1e-12)).any() or (h * np.tanh(c) < 0).any():
-            return ("holds an h larger than tanh(c), or of the other sign, which an LSTM cannot give "
-                    "(h = o * tanh(c), 0 <= o <= 1)")
-    elif (np.abs(hprev) > 1).any():
-        return "holds a value outside [-1, 1], which the cell cannot give (h is a tanh or a mix of tanhs)"
+def impossible_state(spec, hprev):
+    """Why a carried state cannot come out of the model's cells, or None. Each h is a tanh, or
+    a mix of tanhs, so |h| <= 1; an LSTM's h is o * tanh(c) with 0 <= o <= 1, so |h| <= |tanh(c)|
+    and of the same sign (allowing for a last bit that another tanh routine may round otherwise)."""
+    for h_rows, c_rows in spec.carried_parts():
+        h = hprev[h_rows]
+        if c_rows is not None:
+            tc = np.tanh(hprev[c_rows])
+            if (np.abs(h) > np.abs(tc) * (1 + 1e-12)).any() or (h * tc < 0).any():
+                return ("holds an h larger than tanh(c), or of the other sign, which an LSTM cannot give "
+                        "(h = o * tanh(c), 0 <= o <= 1)")
+        elif (np.abs(h) > 1).any():
+            return "holds a value outside [-1, 1], which the cell cannot give (h is a tanh or a mix of tanhs)"
     return None
 
 
@@ -161,7 +181,8 @@ def save_checkpoint(path, state):
     bad = non_finite_field(state)
     if bad is not None:
         raise Diverged(f"training diverged: '{bad}' is not finite at iteration {state['n']}")
-    arrays = {name: field_value(state, name, kind) for name, (kind, _, _) in FIELDS.items()}
+    spec = spec_of(state["hparams"], len(state["chars"]))
+    arrays = {name: field_value(state, field) for name, field in fields(spec).items()}
     tmp, previous = path + ".tmp", previous_checkpoint_path(path)
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -182,6 +203,53 @@ def save_checkpoint(path, state):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise write_error(path, e) from None
+
+
+def drop_diverged(ckpt, saved_n, n):
+    """If the checkpoint on disk (of iteration saved_n) is of iteration n, it holds the weights
+    whose loss was not finite: put the one before back in its place, or (there was none) set it
+    aside."""
+    if saved_n != n or not os.path.exists(ckpt):
+        return
+    try:
+        if os.path.exists(previous_checkpoint_path(ckpt)):
+            os.replace(previous_checkpoint_path(ckpt), ckpt)
+        else:
+            os.replace(ckpt, diverged_checkpoint_path(ckpt))
+    except OSError as e:
+        raise write_error(ckpt, e) from None
+
+
+def what_is_kept(ckpt):
+    """(what a run that stopped on an error leaves to go on from, for its message; whether that
+    is a checkpoint)."""
+    try:
+        with np.load(ckpt) as z:
+            n = int(z["n"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        if not os.path.isdir(os.path.dirname(ckpt) or "."):
+            return f"the run folder '{os.path.dirname(ckpt)}' is gone, and its checkpoints with it", False
+        if os.path.exists(diverged_checkpoint_path(ckpt)):
+            return (f"no good checkpoint is left: the only one held the weights that diverged "
+                    f"(set aside as '{diverged_checkpoint_path(ckpt)}')"), False
+        return "no checkpoint was written yet", False
+    return f"the last good checkpoint '{ckpt}' (iteration {n}) is kept", True
+
+
+def kept_checkpoint(ckpt, resume_command):
+    """What a run that stopped on an error (a failed write, say) leaves, and how to go on."""
+    kept, is_checkpoint = what_is_kept(ckpt)
+    return kept + (f": continue with {resume_command}" if is_checkpoint else "; start the run again")
+
+
+def diverged_advice(ckpt):
+    """What a run that diverged leaves, and the way on that works: the same learning rate from
+    the same weights would diverge again, and a folder holds one run."""
+    kept, is_checkpoint = what_is_kept(ckpt)
+    if is_checkpoint:
+        return (f"{kept}, but at this --learning-rate it would diverge again: start a new run with "
+                f"a smaller --learning-rate and another --out")
+    return f"{kept}: start the run again with a smaller --learning-rate"
 
 
 # What reset_fields can set to zero, by the state dict's names: the optimizer's memory, the
@@ -231,6 +299,16 @@ def read_npz(path):
         return {k: z[k] for k in z.files}
 
 
+def checkpoint_iteration(path):
+    """The iteration a checkpoint is at, read cheaply (field n alone), or 0 where it cannot be
+    read: for progress estimates only, never to train from."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return int(z["n"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return 0
+
+
 def load_checkpoint(path):
     """Read a checkpoint back into the state dict that save_checkpoint wrote.
 
@@ -264,44 +342,45 @@ KIND_NAMES = {"iu": "an integer", "iuf": "a number", "U": "a string"}
 
 
 class CheckedFields:
-    """The fields of a checkpoint's arrays, each checked as the run will use it, and upgraded
-    from an older format by FIELDS."""
+    """The fields of a checkpoint's arrays, each checked as the run will use it; what an older
+    format lacks is its field's old value."""
 
     def __init__(self, path, arrays):
-        self.path, self.arrays = path, arrays
-        fmt = self.scalar("format", "iu")
+        self.path, self.arrays, self.format = path, arrays, None
+        fmt = self.scalar("format", COMMON["format"])
         if fmt not in range(1, CHECKPOINT_FORMAT + 1):
             raise UserError(f"checkpoint '{path}' has format {fmt}, "
                             f"this script reads formats 1 to {CHECKPOINT_FORMAT}")
-        self.upgraded = {name: old for name, (_, since, old) in FIELDS.items() if fmt < since}
+        self.format = fmt
 
-    def corrupt(self, field, why):
-        return UserError(f"checkpoint '{self.path}' is corrupt: field '{field}' {why}")
+    def corrupt(self, name, why):
+        return UserError(f"checkpoint '{self.path}' is corrupt: field '{name}' {why}")
 
-    def scalar(self, name, kinds):
-        if name in getattr(self, "upgraded", {}):
-            return self.upgraded[name]
+    def scalar(self, name, field, kinds=None):
+        """A scalar field, of one of kinds (dtype kinds), or its old value where its format lacks it."""
+        if self.format is not None and self.format < field.since:
+            return field.old
         a = self.arrays.get(name)
         if a is None:
             raise self.corrupt(name, "is missing")
+        kinds = kinds or SCALAR_KINDS[field.kind]
         if a.shape != () or a.dtype.kind not in kinds:
             raise self.corrupt(name, f"is {a.dtype} of shape {a.shape}, not {KIND_NAMES[kinds]}")
         return a.item()
 
-    def value(self, name):
-        """The field name, checked by its kind."""
-        kind = FIELDS[name][0]
-        v = self.scalar(name, SCALAR_KINDS[kind]) if kind in SCALAR_KINDS else None
-        if kind == "count" and v is not None and not v >= 0:
+    def value(self, name, field):
+        """A scalar field, checked by its kind."""
+        v = self.scalar(name, field)
+        if field.kind == "count" and v is not None and not v >= 0:
             raise self.corrupt(name, f"is {v}, must be >= 0")
-        if kind == "sha256" and v is not None and not (
+        if field.kind == "sha256" and v is not None and not (
                 len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
             raise self.corrupt(name, "is not a SHA-256 in hex")
-        return float(v) if kind == "loss" else v
+        return float(v) if field.kind == "loss" else v
 
-    def option(self, name):
+    def option(self, name, field):
         default = HPARAM_DEFAULTS[name]
-        v = type(default)(self.scalar(name, {int: "iu", float: "iuf", str: "U"}[type(default)]))
+        v = type(default)(self.scalar(name, field, {int: "iu", float: "iuf", str: "U"}[type(default)]))
         why = option_problem(name, v)
         if why:
             raise self.corrupt(name, f"is {v!r}: {why}")
@@ -317,38 +396,50 @@ class CheckedFields:
             raise self.corrupt("vocab", "is not a sorted list of distinct Unicode characters")
         return [chr(c) for c in vocab]
 
-    def rng(self):
+    def rng(self, name):
         try:
             bit_generator = np.random.PCG64()
-            bit_generator.state = json.loads(self.scalar("rng_state", "U"))
+            bit_generator.state = json.loads(self.scalar(name, COMMON[name]))
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
-            raise self.corrupt("rng_state", f"is not a PCG64 state ({type(e).__name__}: {e})") from None
+            raise self.corrupt(name, f"is not a PCG64 state ({type(e).__name__}: {e})") from None
         return np.random.Generator(bit_generator)
 
-    def array(self, name, shape):
+    def array(self, name, field):
         a = self.arrays.get(name)
         if a is None:
             raise self.corrupt(name, "is missing")
-        if a.dtype != np.float64 or a.shape != shape:
-            raise self.corrupt(name, f"is {a.dtype} of shape {a.shape}, expected float64 of shape {shape}")
+        if a.dtype != np.float64 or a.shape != field.shape:
+            raise self.corrupt(name, f"is {a.dtype} of shape {a.shape}, expected float64 of shape "
+                                     f"{field.shape}")
         return a
+
+    def read(self, name, field):
+        """The value of one field, checked."""
+        if field.kind in ("weights", "memory", "carried"):
+            return self.array(name, field)
+        if field.kind == "rng":
+            return self.rng(name)
+        return self.value(name, field)
 
     def state(self):
         """The state dict of the checkpoint, as new_state makes it."""
-        hparams = {k: self.option(k) for k in HPARAM_DEFAULTS}
+        hparams = {k: self.option(k, COMMON[k]) for k in HPARAM_DEFAULTS}
         chars = self.chars()
-        shapes, carried = param_shapes(hparams["cell"], len(chars), hparams["hidden_size"])
-        state = {"params": {k: self.array(k, shapes[k]) for k in PARAM_NAMES},
-                 "mem": {k: self.array("m" + k, shapes[k]) for k in PARAM_NAMES},
-                 "hprev": self.array("hprev", carried),
-                 "rng": self.rng(), "chars": chars, "hparams": hparams,
-                 **{name: self.value(name) for name, (kind, _, _) in FIELDS.items()
-                    if kind in ("count", "loss", "sha256", "text")}}
+        spec = spec_of(hparams, len(chars))
+        state = {"hparams": hparams, "chars": chars}
+        for name, field in fields(spec).items():
+            if field.kind in ("format", "option", "vocab"):
+                continue
+            value = self.read(name, field)
+            if isinstance(field.place, tuple):
+                state.setdefault(field.place[0], {})[field.place[1]] = value
+            else:
+                state[field.place] = value
         bad = non_finite_field(state)
         if bad is not None:
             raise self.corrupt(bad, "holds numbers a run cannot continue from (not finite, or a "
-                                    "negative Adagrad memory)")
-        why = impossible_state(hparams["cell"], state["hprev"])
+                                    "negative optimizer memory)")
+        why = impossible_state(spec, state["hprev"])
         if why:
             raise self.corrupt("hprev", why)
         return state

@@ -1,11 +1,13 @@
 """The command line of min_char_rnn.py: train, train several seeds, or sample."""
 import json
+import shlex
 import signal
 import sys
 
 from charrnn.logs import run_summary
+from charrnn.model import CELLS
 from charrnn.options import build_parser, misplaced_options
-from charrnn.rundir import RunFinished, prepare_run
+from charrnn.prepare import RunFinished, prepare_run
 from charrnn.sampling import compare_strategies, sample_from_checkpoint
 from charrnn.seeds import run_seeds
 from charrnn.system import Terminated, UserError, fail, raise_terminated, safe_stdout
@@ -32,7 +34,7 @@ def train_command(args, outcome):
     if run.stop.received:
         of = f" of {run.iters}" if run.iters else ""
         outcome["message"] = (f"stopped by {signal.Signals(run.stop.first).name} after {n}{of} iterations; "
-                              f"continue with --resume")
+                              f"continue with: {run.settings.resume_command}")
         print(outcome["message"], file=sys.stderr, flush=True)
         return 128 + run.stop.first
     return 0
@@ -67,9 +69,7 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.default_int_handler)  # back from the quiet start-up
         signal.signal(signal.SIGTERM, raise_terminated)
         safe_stdout()
-        ap = build_parser()
-        ap.error = lambda message: sys.exit(fail(PROG, message, 2))  # one line, not the usage text
-        args = ap.parse_args(argv)
+        args = build_parser().parse_args(argv)
         given = list(vars(build_parser(defaults=False).parse_args(argv)))  # in the parser's order
         code = dispatch(args, given, outcome)
     except UserError as e:
@@ -83,6 +83,17 @@ def main(argv=None):
     if args is not None and args.outcome:
         write_outcome(args.outcome, outcome, code)
     return code
+
+
+def cell_file_main(cell, argv):
+    """python min_char_lstm.py (or _gru): that file holds a cell's math, and min_char_rnn.py
+    trains it. --help says so (exit 0); anything else is one line with the command to use."""
+    name, train = f"min_char_{cell}.py", "python min_char_rnn.py " + shlex.join(argv or ["input.txt"])
+    if argv in (["--help"], ["-h"]):
+        print(f"{name} holds the {CELLS[cell]} cell; train one with: python min_char_rnn.py input.txt "
+              f"--cell {cell} (python min_char_rnn.py --help lists the options)")
+        return 0
+    return fail(name, f"this file holds the {CELLS[cell]} cell; train one with: {train} --cell {cell}", 2)
 
 
 def write_outcome(path, outcome, code):

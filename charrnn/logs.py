@@ -1,4 +1,5 @@
-"""The logs of a run: loss.csv, val.csv and samples.txt; writing them, reading them back.
+"""The logs of a run: loss.csv, val.csv and samples.txt; their rows, writing them, reading them
+back (the one CSV reader: columns by name), and checking them against a checkpoint on resume.
 
     loss.csv     iteration,loss,smooth_loss,smooth_bpc,clipped   (every --log-every iterations)
     val.csv      iteration,val_bpc                              (with --val-frac)
@@ -9,6 +10,7 @@ import hashlib
 import math
 import os
 
+from charrnn.checkpoint import RUN_FILES
 from charrnn.system import UserError, write_error
 
 
@@ -21,7 +23,8 @@ RUN_FILE_STARTS = {"loss.csv": b"iteration,", "samples.txt": b"--- iteration ",
 
 
 def bits_per_char(loss, characters):
-    """A loss in nats summed over `characters` characters, as bits per character."""
+    """A loss in nats summed over `characters` characters, as bits per character: the one
+    conversion of the project."""
     return loss / characters / math.log(2)
 
 
@@ -38,10 +41,22 @@ def loss_row(it, loss, smooth_loss, seq_length, clipped, columns):
     return (",".join(row[:columns]) + "\n").encode()
 
 
-def read_log(path, kind="loss"):
-    """A CSV log as {column: list of strings}, one row per iteration (the last one written),
-    in order of iteration. A half-written last line (a run killed mid-write) is left out;
-    a byte-order mark (a spreadsheet's save) is ignored. Every fault is a UserError."""
+def val_row(it, bpc):
+    """One line of val.csv, as bytes."""
+    return f"{it},{bpc!r}\n".encode()
+
+
+class Log(dict):
+    """A CSV log read back: {column name: list of strings}, one entry per row; lines holds
+    the line number in the file of each row (for messages)."""
+
+    def __init__(self, columns, lines):
+        super().__init__(columns)
+        self.lines = lines
+
+
+def csv_rows(path, kind):
+    """The rows of a CSV file, every fault a UserError; a byte-order mark is ignored."""
     if os.path.isdir(path):
         raise UserError(f"'{path}' is a folder: give the {kind} log inside it")
     if not os.path.exists(path):
@@ -55,6 +70,14 @@ def read_log(path, kind="loss"):
         raise UserError(f"'{path}': cannot be read as CSV ({e})") from None
     if not rows:
         raise UserError(f"'{path}' is empty")
+    return rows
+
+
+def read_log(path, kind="loss"):
+    """A CSV log as a Log: its columns by name, one row per iteration (the last one written),
+    in order of iteration. A half-written last line (a run killed mid-write) is left out.
+    Every fault is a UserError."""
+    rows = csv_rows(path, kind)
     header = [c.strip() for c in rows[0]]
     by_iteration = {}
     for lineno, row in enumerate(rows[1:], start=2):
@@ -63,24 +86,29 @@ def read_log(path, kind="loss"):
         try:
             if len(row) != len(header):
                 raise ValueError
-            by_iteration[int(row[0])] = row
+            by_iteration[int(row[0])] = (lineno, row)
         except ValueError:
             if lineno == len(rows):
                 break
             raise UserError(f"'{path}' line {lineno} is not a {kind} row: {','.join(row)!r}") from None
     ordered = [by_iteration[k] for k in sorted(by_iteration)]
-    return {h: [r[i] for r in ordered] for i, h in enumerate(header)}
+    return Log({h: [r[i] for _, r in ordered] for i, h in enumerate(header)}, [n for n, _ in ordered])
 
 
 def last_row(path):
-    """The fields of the last complete row of a CSV log, or None (cheap: reads the end only)."""
+    """The last complete row of a CSV log as {column: string}, or None (cheap: reads the first
+    line and the end only)."""
     try:
         with open(path, "rb") as f:
+            header = f.readline().decode("utf-8", "replace").strip().split(",")
             f.seek(max(0, os.path.getsize(path) - 300))
             lines = f.read().decode("utf-8", "replace").split("\n")
-        return lines[-2].split(",") if len(lines) >= 3 else None  # [-1]: after the last newline
     except OSError:
         return None
+    if len(lines) < 3:  # [-1]: after the last newline; the header alone is no row
+        return None
+    fields = lines[-2].split(",")
+    return dict(zip(header, fields)) if len(fields) == len(header) and fields != header else None
 
 
 def run_summary(out_dir, seq_length):
@@ -88,10 +116,10 @@ def run_summary(out_dir, seq_length):
     row, val = (last_row(os.path.join(out_dir, name)) for name in ("loss.csv", "val.csv"))
     if row is None:
         return "nothing logged yet"
-    smooth = float(row[2])
+    smooth = float(row["smooth_loss"])
     out = (f"smoothed loss {smooth:.2f} per {seq_length}-character chunk ({per_char(smooth, seq_length)}) "
-           f"at iteration {row[0]}")
-    return out + (f", held-out {float(val[1]):.3f} bits per character" if val else "")
+           f"at iteration {row['iteration']}")
+    return out + (f", held-out {float(val['val_bpc']):.3f} bits per character" if val else "")
 
 
 def prefix_sha256(path, size):
@@ -141,3 +169,73 @@ class RunLog:
         except OSError as e:
             if not failing:  # else the error already on its way says what went wrong
                 raise write_error(self.path, e) from None
+
+
+# ---------------------------------------------------------------------------
+# The logs against a checkpoint
+# ---------------------------------------------------------------------------
+
+def run_files(hparams):
+    """The log files of a run, by name: val.csv only where there is a held-out part."""
+    return [name for name in RUN_FILES if name != "val.csv" or hparams["val_frac"] > 0]
+
+
+def check_run_files(out_dir, state):
+    """--resume: each log file must begin with exactly the bytes the checkpoint recorded (their
+    number and, from format 3, their SHA-256); what came after is cut off when the run opens it."""
+    for name in run_files(state["hparams"]):
+        path, (size_field, sha_field, _) = os.path.join(out_dir, name), RUN_FILES[name]
+        size, want = state[size_field], state[sha_field]
+        if size and not (os.path.isfile(path) and os.path.getsize(path) >= size):
+            raise UserError(f"--resume: '{path}' is missing or shorter than the checkpoint "
+                            f"records ({size} bytes)")
+        try:
+            same = want is None or prefix_sha256(path, size).hexdigest() == want
+        except OSError as e:
+            raise UserError(f"--resume: cannot read '{path}': {e.strerror}") from None
+        if not same:
+            raise UserError(f"--resume: the first {size} bytes of '{path}' differ from what the "
+                            f"checkpoint recorded (edited or re-saved since?); restore the file "
+                            f"or start a new run in another --out")
+
+
+def discard_dead_logs(out_dir):
+    """Log files in a directory without a checkpoint are a run that died before its first one:
+    it cannot be resumed, and this process owns the directory, so they go and the new run
+    starts them afresh (never appending to another run's rows)."""
+    for name, start in RUN_FILE_STARTS.items():
+        path = os.path.join(out_dir, name)
+        if not os.path.lexists(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(start))
+        except OSError as e:
+            raise UserError(f"cannot read '{path}': {e.strerror}") from None
+        if head != start[:len(head)]:
+            raise UserError(f"'{path}' is not a log of a run: move it, or choose another --out")
+        try:
+            os.remove(path)
+        except OSError as e:
+            raise write_error(path, e) from None
+
+
+def complete_closing_rows(out_dir, state):
+    """A finished run's closing rows (recorded in its last checkpoint, written after it) where a
+    kill left them out, or half written; a file that goes on otherwise is left as it is."""
+    for name in run_files(state["hparams"]):
+        size_field, _, closing_field = RUN_FILES[name]
+        closing = state[closing_field].encode() if closing_field else b""
+        path, size = os.path.join(out_dir, name), state[size_field]
+        if not closing or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as f:
+            f.seek(size)
+            tail = f.read(len(closing) + 1)
+        if tail != closing and closing.startswith(tail):
+            try:
+                os.truncate(path, size)
+                with open(path, "ab") as f:
+                    f.write(closing)
+            except OSError as e:
+                raise write_error(path, e) from None

@@ -3,7 +3,8 @@ their help, the defaults, and the checks a checkpoint's recorded options must pa
 import argparse
 import math
 
-from charrnn.cells import CELLS
+from charrnn.model import CELLS
+from charrnn.parser import Parser
 
 
 INT_MAX = 2 ** 63 - 1  # a checkpoint stores integers as int64: no integer option may exceed it
@@ -48,99 +49,104 @@ def number(kind, low, strict, what, high=None, high_strict=False):
     return Number(kind, low, strict, what, high, high_strict)
 
 
-# (flags, group, default, fixed for the run, argparse keywords). A default of a fixed option
-# is the run's (recorded in its checkpoint): the parser gives None where it is not given, so
-# that a resumed run can tell what was asked for. {default} in a help text shows it.
+# (flags, group, default, fixed, argparse keywords). fixed: 0 for an option of one command, or
+# for an option fixed for the life of a run (recorded in its checkpoint) the checkpoint format
+# that added it (a checkpoint of an older format was made with its default). A default of a
+# fixed option is the run's: the parser gives None where it is not given, so that a resumed run
+# can tell what was asked for. {default} in a help text shows it.
 OPTIONS = [
-    (("text",), None, None, False, dict(nargs="?", help="training text (UTF-8 unless --encoding)")),
-    (("--cell",), "training", "rnn", True, dict(
+    (("text",), None, None, 0, dict(nargs="?", help="training text (UTF-8 unless --encoding)")),
+    (("--cell",), "training", "rnn", 2, dict(
         choices=tuple(CELLS),
         help="rnn: the vanilla RNN; lstm or gru: a gated cell, trained by the same loop "
              "(default {default})")),
-    (("--hidden-size",), "training", 100, True, dict(
+    (("--hidden-size",), "training", 100, 1, dict(
         metavar="N", type=number(int, 1, False, "hidden units"),
         help="number of hidden units (default {default})")),
-    (("--seq-length",), "training", 25, True, dict(
+    (("--seq-length",), "training", 25, 1, dict(
         metavar="N", type=number(int, 1, False, "characters per chunk"),
         help="characters to unroll the RNN for, per iteration: the truncation length of BPTT "
              "(default {default})")),
-    (("--learning-rate",), "training", 0.1, True, dict(
+    (("--learning-rate",), "training", 0.1, 1, dict(
         metavar="X", type=number(float, 0, True, "Adagrad step"),
         help="Adagrad learning rate (default {default})")),
-    (("--iters",), "training", None, False, dict(
+    (("--iters",), "training", None, 0, dict(
         metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
         help="total iterations of the run; 0 runs until interrupted (default 100000; with --resume, "
              "the number the run was started with)")),
-    (("--seed",), "training", 1, True, dict(
+    (("--seed",), "training", 1, 1, dict(
         metavar="N", type=number(int, 0, False, "a seed"),
         help="random seed of the weights and training samples; also of the draws of "
              "--sample-from and --compare (default {default})")),
-    (("--out",), "training", None, False, dict(
+    (("--out",), "training", None, 0, dict(
         metavar="DIR", help="output directory (default runs/seed-<seed>; with --seeds, runs)")),
-    (("--resume",), "training", False, False, dict(
+    (("--resume",), "training", False, 0, dict(
         action="store_true", help="continue the run in the output directory exactly where it stopped")),
-    (("--init-from",), "training", None, False, dict(
+    (("--init-from",), "training", None, 0, dict(
         metavar="CHECKPOINT",
         help="start a new run from CHECKPOINT's weights only (its cell and hidden size), with "
              "fresh Adagrad memory, a zero state and the data pointer at 0: what reloading the "
              "weights does, unlike --resume")),
-    (("--sample-every",), "training", 100, True, dict(
+    (("--sample-every",), "training", 100, 1, dict(
         metavar="N", type=number(int, 0, False, "0 never samples"),
         help="draw a training sample every N iterations; 0 never (default {default})")),
-    (("--sample-length",), "training", 200, True, dict(
+    (("--sample-length",), "training", 200, 1, dict(
         metavar="N", type=number(int, 1, False, "characters", SAMPLE_LENGTH_MAX),
         help="characters in each training sample (default {default})")),
-    (("--log-every",), "training", 100, True, dict(
+    (("--log-every",), "training", 100, 1, dict(
         metavar="N", type=number(int, 1, False, "iterations"),
         help="write a loss.csv row every N iterations (default {default})")),
-    (("--val-frac",), "training", 0.0, True, dict(
+    (("--val-frac",), "training", 0.0, 2, dict(
         metavar="F", type=number(float, 0, False, "a fraction of the text", 1, True),
         help="hold out the last fraction F of the text: never trained on, it gives the held-out "
              "bits per character in val.csv (default {default}: none)")),
-    (("--eval-every",), "training", 20000, True, dict(
+    (("--eval-every",), "training", 20000, 2, dict(
         metavar="N", type=number(int, 1, False, "iterations"),
         help="with --val-frac, evaluate the held-out text every N iterations and at the end "
              "(default {default})")),
-    (("--checkpoint-every",), "training", 1000, False, dict(
+    (("--checkpoint-every",), "training", 1000, 0, dict(
         metavar="N", type=number(int, 1, False, "iterations"),
         help="save checkpoint.npz every N iterations, besides at the end (default {default})")),
-    (("--encoding",), "training", "utf-8", False, dict(
+    (("--encoding",), "training", "utf-8", 0, dict(
         metavar="NAME", help="encoding of the text (default {default})")),
-    (("--print-interval",), "training", 2.0, False, dict(
+    (("--print-interval",), "training", 2.0, 0, dict(
         metavar="S", type=number(float, 0, False, "seconds"),
         help="print a loss line or sample at most once every S seconds; the files get all of "
              "them (default {default:g}; 0 prints every one)")),
-    (("--seeds",), "several seeds", None, False, dict(
+    (("--seeds",), "several seeds", None, 0, dict(
         type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
         help="train one run per seed, in parallel processes, into OUT/seed-<s>/, and end with a "
              "table of their final and lowest smoothed losses")),
-    (("--jobs",), "several seeds", None, False, dict(
+    (("--jobs",), "several seeds", None, 0, dict(
         metavar="N", type=number(int, 1, False, "processes"),
         help="parallel runs with --seeds (default: the number of CPU cores)")),
-    (("--status-interval",), "several seeds", 10.0, False, dict(
+    (("--status-interval",), "several seeds", 10.0, 0, dict(
         metavar="S", type=number(float, 0, False, "seconds"),
         help="seconds between status lines with --seeds (default {default:g})")),
-    (("--sample-from",), "sampling from a trained model", None, False, dict(
+    (("--sample-from",), "sampling from a trained model", None, 0, dict(
         metavar="CHECKPOINT", help="print text generated from CHECKPOINT instead of training")),
-    (("--compare",), "sampling from a trained model", None, False, dict(
+    (("--compare",), "sampling from a trained model", None, 0, dict(
         nargs="+", metavar="CHECKPOINT",
         help="write greedy and multinomial samples of each CHECKPOINT to SAMPLES_DIR/<run>.md; "
              "uses --prime, --length, --temperature and --seed")),
-    (("--samples-dir",), "sampling from a trained model", "comparisons", False, dict(
+    (("--samples-dir",), "sampling from a trained model", "comparisons", 0, dict(
         metavar="DIR", help="where --compare writes (default {default})")),
-    (("--strategy",), "sampling from a trained model", "multinomial", False, dict(
+    (("--force",), "sampling from a trained model", False, 0, dict(
+        action="store_true", help="let --compare replace files of the same names in SAMPLES_DIR "
+                                  "(without it, an existing file is never overwritten)")),
+    (("--strategy",), "sampling from a trained model", "multinomial", 0, dict(
         choices=("multinomial", "greedy"),
         help="multinomial draws from softmax(y / temperature) with --seed; greedy takes the "
              "argmax, so it ignores --temperature and --seed (default {default})")),
-    (("--length",), "sampling from a trained model", 500, False, dict(
+    (("--length",), "sampling from a trained model", 500, 0, dict(
         metavar="N", type=number(int, 1, False, "characters"),
         help="characters to generate (default {default})")),
-    (("--temperature",), "sampling from a trained model", 1.0, False, dict(
+    (("--temperature",), "sampling from a trained model", 1.0, 0, dict(
         metavar="T", type=number(float, 0, True, "softmax temperature", TEMPERATURE_MAX),
         help="divide the scores by this before the softmax (default {default})")),
-    (("--prime",), "sampling from a trained model", None, False, dict(
+    (("--prime",), "sampling from a trained model", None, 0, dict(
         metavar="TEXT", help="text fed through the network before generating (default a newline)")),
-    (("--outcome",), None, None, False, dict(
+    (("--outcome",), None, None, 0, dict(
         metavar="FILE", help=argparse.SUPPRESS)),  # for charrnn.pool: the outcome as JSON
 ]
 
@@ -154,6 +160,7 @@ ITERS_DEFAULT = 100000  # --iters of a new run that does not give it
 # The options that change the numbers a run produces: fixed for the life of a run, recorded
 # in its checkpoint.
 HPARAM_DEFAULTS = {dest(flags): default for flags, _, default, fixed, _ in OPTIONS if fixed}
+FIXED_SINCE = {dest(flags): fixed for flags, _, _, fixed, _ in OPTIONS if fixed}  # the format that added it
 CHECKS = {dest(flags): kw.get("type") or kw.get("choices") for flags, _, _, fixed, kw in OPTIONS if fixed}
 
 
@@ -181,7 +188,7 @@ def given_hparams(args):
 # What each way of running uses, besides --seed: an option given to another is refused, never
 # silently ignored.
 SAMPLING_USES = {"sample_from": ("sample_from", "strategy", "length", "temperature", "prime"),
-                 "compare": ("compare", "samples_dir", "length", "temperature", "prime")}
+                 "compare": ("compare", "samples_dir", "force", "length", "temperature", "prime")}
 
 
 def misplaced_options(args, given):
@@ -205,7 +212,7 @@ def misplaced_options(args, given):
 
 def build_parser(defaults=True):
     """The command line's parser. Without defaults, it gives only the options given."""
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         description="Train a character-level vanilla RNN, LSTM or GRU (truncated BPTT, Adagrad) "
                     "on a text file, or sample from a trained checkpoint.",
         epilog="Rerunning a command whose run has finished only reports it; a run that stopped "

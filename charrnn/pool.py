@@ -16,10 +16,13 @@ import sys
 import tempfile
 import time
 
+from charrnn.checkpoint import checkpoint_iteration
 from charrnn.logs import last_row
+from charrnn.runfolder import checkpoint_path
 from charrnn.system import STOP_SIGNALS, StopSignals, one_blas_thread, prepare_child
 
 
+SETTLE = 3.0  # seconds after a command starts before its speed is measured
 TRAINER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "min_char_rnn.py")
 
 
@@ -40,10 +43,13 @@ class Job:
 
     def progress(self, now):
         """(iteration reached, --iters, iterations per second) of the running command, from its
-        loss.csv; the rate is None until the first row after the start."""
+        loss.csv; the rate is None until the first row after the start, and for the first
+        SETTLE seconds (a resumed run's loss.csv may still hold rows past its checkpoint, which
+        it cuts off once it has read its text)."""
         row = last_row(os.path.join(self.option("--out", ""), "loss.csv"))
-        it = int(row[0]) if row else None
-        rate = (it - self.n0) / (now - self.t0) if it is not None and it > self.n0 and now > self.t0 else None
+        it = int(row["iteration"]) if row else None
+        settled = now - self.t0 >= SETTLE
+        rate = (it - self.n0) / (now - self.t0) if it is not None and it > self.n0 and settled else None
         return it, int(self.option("--iters", 0)), rate
 
     def start_next(self, env):
@@ -56,8 +62,9 @@ class Job:
         if self.log:
             self.output.write(f"$ python min_char_rnn.py {' '.join(self.argv)}\n")
             self.output.flush()
-        row = last_row(os.path.join(self.option("--out", ""), "loss.csv"))
-        self.n0 = int(row[0]) if row and "--resume" in self.argv else 0  # for the speed
+        # where the command starts, for its speed: a resumed run at its checkpoint's iteration
+        ckpt = checkpoint_path(self.option("--out", ""))
+        self.n0 = checkpoint_iteration(ckpt) if "--resume" in self.argv and os.path.exists(ckpt) else 0
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, TRAINER, *self.argv, "--outcome", self.outcome_file],
                                      stdout=self.output, stderr=subprocess.STDOUT, env=env,

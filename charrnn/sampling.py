@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 
-from charrnn.cells import CELLS, cell_module
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import per_char
+from charrnn.model import CELLS, spec_of
 from charrnn.options import seed_of
 from charrnn.system import UserError, write_error
 from min_char_rnn import advance, sample_blocks
@@ -26,8 +26,8 @@ def primed_state(state, prime):
     if missing:
         raise UserError(f"--prime has characters the model's vocabulary lacks: {''.join(missing)!r}")
     ixs = [chars.index(c) for c in prime]
-    cell = cell_module(state["hparams"]["cell"])
-    h = advance(np.zeros_like(state["hprev"]), ixs[:-1], state["params"], cell)
+    cell = spec_of(state["hparams"], len(chars)).math()
+    h = advance(cell.zero_state(state["hparams"]["hidden_size"]), ixs[:-1], state["params"], cell)
     return h, ixs[-1], prime
 
 
@@ -35,7 +35,7 @@ def generate(state, prime, length, strategy, temperature, seed):
     """(prime, the length characters generated after it): the characters come as an iterator
     of pieces, one per block of the sampler, so memory stays bounded however long the text."""
     h, seed_ix, prime = primed_state(state, prime)
-    cell, chars = cell_module(state["hparams"]["cell"]), state["chars"]
+    cell, chars = spec_of(state["hparams"], len(state["chars"])).math(), state["chars"]
     blocks = sample_blocks(h, seed_ix, length, state["params"], strategy=strategy,
                            temperature=temperature, rng=np.random.default_rng(seed), cell=cell)
     return prime, ("".join(chars[ix] for ix in block) for block in blocks)
@@ -88,19 +88,25 @@ def unique_names(names):
 
 def compare_strategies(args):
     """For each checkpoint, write greedy and multinomial samples side by side into a Markdown file,
-    SAMPLES_DIR/<run>.md, <run> the checkpoint's folder (run-2.md, ... where two share a name)."""
+    SAMPLES_DIR/<run>.md, <run> the checkpoint's folder (run-2.md, ... where two share a name).
+    A file already there is replaced only with --force: it may be the user's, or edited since."""
     states = [(path, load_checkpoint(path)) for path in args.compare]  # all checked before writing
     for _, state in states:
         primed_state(state, args.prime)
     if os.path.exists(args.samples_dir) and not os.path.isdir(args.samples_dir):
         raise UserError(f"--samples-dir '{args.samples_dir}' is a file, not a directory")
+    names = unique_names([os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.compare])
+    outs = [os.path.join(args.samples_dir, f"{name}.md") for name in names]
+    there = [out for out in outs if os.path.lexists(out)]
+    if there and not args.force:
+        more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
+        raise UserError(f"'{there[0]}' exists{more}: give another --samples-dir, or add --force to "
+                        f"replace {'it' if len(there) == 1 else 'them'}")
     try:
         os.makedirs(args.samples_dir, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot write to '{args.samples_dir}': {e.strerror}") from None
-    names = unique_names([os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.compare])
-    for (path, state), name in zip(states, names):
-        out = os.path.join(args.samples_dir, f"{name}.md")
+    for (path, state), name, out in zip(states, names, outs):
         with replaced_file(out) as f:
             write_comparison(f, args, name, path, state)
         print(f"wrote {out}")

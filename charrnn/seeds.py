@@ -6,18 +6,21 @@ import time
 
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import bits_per_char, last_row, read_log
+from charrnn.model import spec_of
 from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams
 from charrnn.pool import Job, Pool
-from charrnn.rundir import check_training_memory, own_run_dir, progress
+from charrnn.prepare import check_training_memory, trainer_command
+from charrnn.run import progress
+from charrnn.runfolder import checkpoint_path, own_run_dir, seed_folder
 from charrnn.system import UserError, fail, format_seconds
-from charrnn.text import read_text, text_file_for_children
+from charrnn.text import read_corpus, text_file_for_children
 
 
 def run_seeds(args):
     """Train every seed of --seeds, at most --jobs at a time, into OUT/seed-<s>; exit code."""
-    text = read_text(args.text, args.encoding)  # a bad text fails once, before anything starts
-    with text_file_for_children(args.text, text) as text_path:
-        return SeedGroup(args, text_path, len(set(text))).run()
+    with text_file_for_children(args.text) as text_path:  # a pipe is copied: read once
+        corpus = read_corpus(text_path, args.encoding)  # a bad text fails once, before anything starts
+        return SeedGroup(args, text_path, len(corpus.chars)).run()
 
 
 class SeedGroup:
@@ -37,10 +40,9 @@ class SeedGroup:
                 args.iters = state["iters"]
         self.iters = ITERS_DEFAULT if args.iters is None else args.iters
         self.hp = {**HPARAM_DEFAULTS, **given_hparams(args)}
-        check_training_memory(self.hp, vocab_size, self.jobs)
+        check_training_memory(spec_of(self.hp, vocab_size), self.hp["seq_length"], self.jobs)
         own_run_dir(self.out_root, "running a --seeds group there")  # one group per folder
-        encoding = args.encoding if text_path == args.text else "utf-8"
-        self.common = [text_path, "--iters", str(self.iters), "--encoding", encoding,
+        self.common = [text_path, "--iters", str(self.iters), "--encoding", args.encoding,
                        "--checkpoint-every", str(args.checkpoint_every), "--print-interval", "1e9"]
         for k, v in given_hparams(args).items():
             if k != "seed":
@@ -48,10 +50,17 @@ class SeedGroup:
         self.outcomes = {}
 
     def run_dir(self, s):
-        return os.path.join(self.out_root, f"seed-{s}")
+        return seed_folder(self.out_root, s)
 
     def checkpoint_of(self, s):
-        return os.path.join(self.run_dir(s), "checkpoint.npz")
+        return checkpoint_path(self.run_dir(s))
+
+    def resume_command(self):
+        """The exact command that continues the group (each seed's options are in its checkpoint)."""
+        out = [] if self.args.out is None else ["--out", self.args.out]
+        encoding = [] if self.args.encoding == "utf-8" else ["--encoding", self.args.encoding]
+        return trainer_command(self.args.text, "--seeds", *self.seeds, "--resume", *out,
+                               "--iters", self.iters, *encoding)
 
     def command(self, s):
         cmd = [*self.common, "--seed", str(s), "--out", self.run_dir(s)]
@@ -67,7 +76,7 @@ class SeedGroup:
         groups = self.groups()
         print(f"after {format_seconds(time.perf_counter() - t_start)}: "
               + "; ".join(f"{k}: seed {', '.join(map(str, v))}" for k, v in groups.items() if v)
-              + ("; continue with --resume" if stop else ""), flush=True)
+              + (f"; continue with: {self.resume_command()}" if stop else ""), flush=True)
         # a failed seed's folder may hold another run: its figures are left out
         table = seeds_table({s: os.path.join(self.run_dir(s), "loss.csv") for s in self.seeds
                              if s not in groups["FAILED"]}, self.hp["seq_length"], self.iters)
@@ -91,7 +100,8 @@ class SeedGroup:
             now = time.perf_counter()
             for running in self.pool.running:
                 row = last_row(os.path.join(self.run_dir(running.name), "loss.csv"))
-                print(f"seed {running.name}: " + (progress(int(row[0]), float(row[2]), self.hp["seq_length"],
+                print(f"seed {running.name}: " + (progress(int(row["iteration"]), float(row["smooth_loss"]),
+                                                           self.hp["seq_length"],
                                                            self.iters, running.n0, running.t0, now)
                                                   if row else "starting"), flush=True)
 

@@ -1,24 +1,75 @@
-"""The training text: reading it (every way that can fail, as one line), its hash, the
-held-out part and the streams the held-out loss reads."""
+"""The training text: reading it (every way that can fail, as one line), indexing it into its
+vocabulary once and compactly, its hash, the held-out part and the streams the held-out loss
+reads.
+
+A run's text is a Corpus: its sorted vocabulary and the text as indices into it, uint8 where
+the vocabulary has at most 256 characters (uint16 up to 65,536), found by a lookup table from
+character codes to indices, a block of characters at a time. Reading one takes at most about
+3 bytes of memory per byte of the file (the bytes read, the indices, a block's scratch), and
+training keeps only the indices.
+"""
+import codecs
 import contextlib
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
+from typing import NamedTuple
 
 import numpy as np
 
 from charrnn.system import UserError, available_memory, gib, write_error
-from min_char_rnn import build_vocab
 
 
-# Measured peak while the text is read and indexed: the bytes, the str, its UTF-32 codes, their
-# sorted copy, the int64 indices: about 21 bytes of memory per byte of an ASCII text.
-TEXT_MEMORY_PER_BYTE = 21
+CORPUS_MEMORY_PER_BYTE = 3  # at most, while a text is read and indexed (see above)
+BLOCK = 1 << 22  # bytes decoded, and characters indexed, at a time
+CODE_LIMIT = 0x110000  # every character code is below this
+FAST_CODECS = ("utf-8", "ascii", "iso8859-1")  # where a byte below 128 is that character's code
 
 
-def read_text(path, encoding="utf-8"):
-    """Read the training text, turning every way it can go wrong into a UserError."""
+class Corpus(NamedTuple):
+    """A text as training reads it."""
+    chars: list  # the sorted vocabulary: every distinct character of the text
+    data: np.ndarray  # the text as indices into chars
+    sha256: str  # of the text in UTF-8 (what a checkpoint records: text_sha256)
+
+
+def index_dtype(vocab_size):
+    """The smallest unsigned integer type that holds every index of a vocabulary."""
+    return np.uint8 if vocab_size <= 256 else np.uint16 if vocab_size <= 65536 else np.uint32
+
+
+def lookup_table(chars):
+    """The table from a character code to its index in chars: table[ord(chars[i])] == i."""
+    codes = [ord(c) for c in chars]
+    table = np.zeros(max(codes) + 1, dtype=index_dtype(len(chars)))
+    table[codes] = np.arange(len(chars))
+    return table
+
+
+def codes_of(text):
+    """The character codes of a str, as an array."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def build_vocab(text, chars=None):
+    """(sorted vocabulary, the text as indices into it) of a str in memory. chars: a model's
+    vocabulary to index the text with instead of its own; it must hold every character.
+
+    Plain form: chars = sorted(set(text)); data = [chars.index(c) for c in text].
+    """
+    codes = codes_of(text)
+    if chars is None:
+        seen = np.zeros(int(codes.max(initial=0)) + 1, dtype=bool)
+        seen[codes] = True  # seen[c]: the character of code c is in the text
+        chars = [chr(c) for c in np.flatnonzero(seen)]
+    return chars, lookup_table(chars)[codes]
+
+
+def file_bytes(path, memory_per_byte):
+    """The bytes of a text file, every way it can go wrong turned into a UserError; reading
+    and indexing it is refused up front where memory_per_byte times its size is not free."""
     if not os.path.exists(path):
         raise UserError(f"input file '{path}' not found")
     if os.path.isdir(path):
@@ -28,7 +79,7 @@ def read_text(path, encoding="utf-8"):
     # (/dev/zero) or wait on a terminal, so only files and pipes are texts.
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         raise UserError(f"'{path}' is a device or socket, not a text file")
-    need, have = TEXT_MEMORY_PER_BYTE * st.st_size, available_memory()
+    need, have = memory_per_byte * st.st_size, available_memory()
     if have is not None and need > have:
         raise UserError(f"'{path}' is too large: training on it needs about {gib(need)} of "
                         f"memory, more than the {gib(have)} available")
@@ -39,42 +90,116 @@ def read_text(path, encoding="utf-8"):
         raise UserError(f"cannot read '{path}': {e.strerror}") from None
     except MemoryError:  # a pipe has no size to check beforehand
         raise UserError(f"'{path}' does not fit in memory") from None
-    return decoded(path, raw, encoding)
+    if not raw:
+        raise UserError(f"'{path}' is empty")
+    return raw
 
 
-def decoded(path, raw, encoding):
-    """The bytes of path as text, or a UserError that says how to read them."""
+def codec_name(encoding):
     try:
-        text = raw.decode(encoding)
+        return codecs.lookup(encoding).name
     except LookupError:
         raise UserError(f"unknown encoding '{encoding}'") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"'{path}' is not valid {encoding} (byte 0x{raw[e.start]:02x} at offset "
-                        f"{e.start}); pass --encoding latin-1 (or the file's real encoding)") from None
-    except UnicodeError as e:  # a codec that fails otherwise (punycode, idna)
-        raise UserError(f"'{path}' is not valid {encoding} ({e}); pass the file's real --encoding") from None
+
+
+def decode_error(path, encoding, e, offset):
+    """The UserError of bytes that are not valid in the encoding (offset: where e's bytes begin)."""
+    if isinstance(e, UnicodeDecodeError):
+        return UserError(f"'{path}' is not valid {encoding} (byte 0x{e.object[e.start]:02x} at offset "
+                         f"{offset + e.start}); pass --encoding latin-1 (or the file's real encoding)")
+    return UserError(f"'{path}' is not valid {encoding} ({e}); pass the file's real --encoding")
+
+
+def decoded_blocks(path, raw, encoding):
+    """The text of raw, as strs of at most BLOCK bytes' worth; a UserError that says how to read
+    it where it is not text in that encoding."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    done = 0  # characters given so far
+    for start in range(0, len(raw), BLOCK):
+        pending = len(decoder.getstate()[0])  # bytes the decoder holds from the block before
+        try:
+            block = decoder.decode(raw[start:start + BLOCK], final=start + BLOCK >= len(raw))
+        except UnicodeError as e:  # UnicodeDecodeError, or a codec that fails otherwise (idna)
+            raise decode_error(path, encoding, e, start - pending) from None
+        try:  # some decoders (utf-7, unicode_escape) can give lone surrogates: not characters
+            block.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise UserError(f"'{path}' decoded as {encoding} holds a lone surrogate "
+                            f"(U+{ord(block[e.start]):04X} at character {done + e.start}), which is "
+                            f"not text; check --encoding") from None
+        done += len(block)
+        yield block
+
+
+def read_text(path, encoding="utf-8"):
+    """The text of a file as one str (for the report and the tools; training reads a Corpus)."""
+    raw = file_bytes(path, 6)  # the bytes, and a str of up to 4 bytes per character
+    codec_name(encoding)
+    text = "".join(decoded_blocks(path, raw, encoding))
     if not text:
         raise UserError(f"'{path}' is empty")
-    try:  # some decoders (utf-7, unicode_escape) can give lone surrogates: not characters
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise UserError(f"'{path}' decoded as {encoding} holds a lone surrogate "
-                        f"(U+{ord(text[e.start]):04X} at character {e.start}), which is not text; "
-                        f"check --encoding") from None
     return text
 
 
-def text_sha256(text):
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def read_corpus(path, encoding="utf-8"):
+    """The text of a file as training reads it (a Corpus), indexed once, BLOCK at a time."""
+    raw = file_bytes(path, CORPUS_MEMORY_PER_BYTE)
+    name = codec_name(encoding)
+    if name in FAST_CODECS and raw.isascii():  # every byte is its character's code
+        codes = np.frombuffer(raw, dtype=np.uint8)
+        chars = [chr(c) for c in np.flatnonzero(np.bincount(codes, minlength=128))]
+        return Corpus(chars, indices(lookup_table(chars), [codes], len(codes)),
+                      hashlib.sha256(raw).hexdigest())
+    # otherwise decode twice: once for the vocabulary and the hash, once for the indices
+    seen, sha, n = np.zeros(CODE_LIMIT, dtype=bool), hashlib.sha256(), 0
+    for block in decoded_blocks(path, raw, encoding):
+        seen[codes_of(block)] = True
+        sha.update(block.encode("utf-8"))
+        n += len(block)
+    if n == 0:
+        raise UserError(f"'{path}' is empty")
+    chars = [chr(c) for c in np.flatnonzero(seen)]
+    blocks = (codes_of(block) for block in decoded_blocks(path, raw, encoding))
+    return Corpus(chars, indices(lookup_table(chars), blocks, n), sha.hexdigest())
 
 
-def index_text(text, chars, whose):
-    """The text as indices into a model's vocabulary chars, which must cover it."""
-    missing = sorted(set(text) - set(chars))
+def indices(table, code_blocks, n):
+    """The n indices of the characters whose codes come in code_blocks, through table, BLOCK
+    at a time (a block's scratch stays small whatever the text's size)."""
+    data, at = np.empty(n, dtype=table.dtype), 0
+    for codes in code_blocks:
+        for start in range(0, len(codes), BLOCK):
+            part = codes[start:start + BLOCK]
+            np.take(table, part, out=data[at:at + len(part)])
+            at += len(part)
+    return data
+
+
+def check_covers(corpus, chars, whose):
+    """Refuse a text with characters that the vocabulary chars of a model (whose) lacks."""
+    missing = sorted(set(corpus.chars) - set(chars))
     if missing:
         raise UserError(f"{whose} was trained on a text with another vocabulary: this text has "
                         f"characters it lacks: {''.join(missing)[:20]!r}")
-    return build_vocab(text, chars)[1]
+
+
+def corpus_indices(corpus, chars):
+    """The corpus as indices into chars, a vocabulary that covers it (check_covers): the
+    corpus's own indices where the two are the same (the usual case), else remapped in its
+    place where the index type allows (the corpus's data is then used up)."""
+    if corpus.chars == list(chars):
+        return corpus.data
+    table = lookup_table(chars)[[ord(c) for c in corpus.chars]]  # own index -> index in chars
+    data = corpus.data if table.dtype == corpus.data.dtype else np.empty(len(corpus.data), table.dtype)
+    for start in range(0, len(data), BLOCK):
+        part = corpus.data[start:start + BLOCK].copy()
+        np.take(table, part, out=data[start:start + len(part)])
+    return data
+
+
+def text_sha256(text):
+    """The SHA-256 of a str in UTF-8: a Corpus's sha256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def split_heldout(data, val_frac):
@@ -85,38 +210,52 @@ def split_heldout(data, val_frac):
 
 EVAL_STREAMS = 100  # the held-out text is read as this many streams side by side...
 EVAL_WARMUP = 100  # ... each after reading this many characters before its part, unscored
+EVAL_BLOCK = 64  # ... and handed to min_char_rnn.heldout_loss this many steps at a time
 
 
-def heldout_streams(val, streams=EVAL_STREAMS, warmup=EVAL_WARMUP):
-    """The held-out text as (T, B) inputs and targets for min_char_rnn.heldout_loss.
+def heldout_blocks(val, streams=EVAL_STREAMS, warmup=EVAL_WARMUP, block=EVAL_BLOCK):
+    """The held-out text as streams for min_char_rnn.heldout_loss: (inputs, targets) blocks of
+    shape (at most block, B), time-major, made one block at a time (memory stays bounded for
+    any length of text).
 
-    Every character after the first is predicted once: the text is cut into B contiguous
-    pieces of nearly equal length, each read after the warmup characters before it (read, not
-    scored: their target is -1); shorter streams are padded at the end with target -1. The
-    streams start from the state the training carries (see charrnn.rundir.Run.val_line).
+    Every character after the first is predicted once: the positions 0 .. len(val) - 2 are cut
+    into B contiguous pieces of nearly equal length (the first len % B one longer), each read
+    after the warmup characters before it (read, not scored: their target is -1); shorter
+    streams are padded at the end (input 0, target -1). The streams start from the state the
+    training carries (see charrnn.run.Run.val_line).
     """
-    positions = np.arange(len(val) - 1)  # position i predicts val[i + 1] from val[i]
-    pieces = np.array_split(positions, min(streams, len(positions)))
-    reads = [np.arange(max(0, piece[0] - warmup), piece[-1] + 1) for piece in pieces]
-    inputs = np.zeros((max(map(len, reads)), len(pieces)), dtype=np.intp)
-    targets = np.full(inputs.shape, -1, dtype=np.intp)
-    for b, (piece, read) in enumerate(zip(pieces, reads)):
-        inputs[:len(read), b] = val[read]
-        targets[len(read) - len(piece):len(read), b] = val[piece + 1]
-    return inputs, targets
+    n = len(val) - 1  # positions with a next character
+    B = min(streams, n)
+    if B < 1:
+        return
+    size, longer = divmod(n, B)
+    piece = np.arange(B)
+    first = piece * size + np.minimum(piece, longer)  # each piece's first position
+    length = size + (piece < longer)  # and its length
+    read_from = np.maximum(0, first - warmup)
+    read_length = first + length - read_from
+    for t0 in range(0, int(read_length.max()), block):
+        t = np.arange(t0, min(t0 + block, int(read_length.max())))[:, None]  # rows of this block
+        at = read_from + t  # row t of stream b reads val[read_from[b] + t]
+        read = t < read_length
+        scored = read & (t >= read_length - length)
+        inputs = np.where(read, val[np.minimum(at, n)].astype(np.intp), 0)
+        targets = np.where(scored, val[np.minimum(at + 1, n)].astype(np.intp), -1)
+        yield inputs, targets
 
 
 @contextlib.contextmanager
-def text_file_for_children(path, text):
+def text_file_for_children(path):
     """A path each child process can read the text from: path itself if it is a regular file;
-    for a pipe (a FIFO, /dev/stdin), which can be read only once, a temporary copy of what the
-    parent read, in UTF-8 (the same text, so the same text hash in every checkpoint)."""
+    for a pipe (a FIFO, /dev/stdin), which can be read only once, a temporary copy of its bytes
+    (the same bytes in the same encoding, so the same text hash in every checkpoint)."""
     if stat.S_ISREG(os.stat(path).st_mode):
         yield path
         return
     with tempfile.NamedTemporaryFile("wb", suffix=".txt") as f:
         try:
-            f.write(text.encode("utf-8"))
+            with open(path, "rb") as pipe:
+                shutil.copyfileobj(pipe, f)
             f.flush()
         except OSError as e:
             raise write_error(f.name, e) from None

@@ -7,7 +7,7 @@ each run's loss.csv.
 Then, with each cell's final weights, the gradients of consecutive chunks of the training
 text (the state carried, as training does): in which block of bh (the gates') clipping bites.
 Also read, for each run: whether it reached its --iters with every logged loss finite, and its
-largest smoothed loss against the trainer's divergence check (charrnn/rundir.py: a smoothed
+largest smoothed loss against the trainer's divergence check (charrnn/run.py: a smoothed
 loss above twice a uniform guess's at two logged rows in a row stops the run).
 Writes: clipping.csv (the share of logged iterations with a clipped entry, per parameter),
 clipping-blocks.csv (per cell and block of bh, the share of chunks with a clipped entry).
@@ -19,9 +19,9 @@ import textwrap
 import numpy as np
 
 import analysis as a
-import min_char_rnn as m
-from charrnn.cells import CELLS, cell_module
 from charrnn.logs import read_log
+from charrnn.model import CELLS, cell_module
+from charrnn.text import build_vocab
 from report_sections.page import md_table
 from report_sections.runs import checkpoint
 
@@ -72,7 +72,7 @@ def block_rows(plan, cell, run):
     limit): the run's final weights on the first CHUNKS chunks of the text, state carried."""
     state = checkpoint(run)
     T, names = state["hparams"]["seq_length"], BLOCKS[cell]
-    _, data = m.build_vocab(plan.text, state["chars"])
+    _, data = build_vocab(plan.text, state["chars"])
     n = min(CHUNKS, (len(data) - 1) // T)
     h, hits = cell_module(cell).zero_state(state["hparams"]["hidden_size"]), np.zeros(len(names))
     for j in range(n):

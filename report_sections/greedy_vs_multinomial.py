@@ -18,10 +18,10 @@ import numpy as np
 
 import analysis as a
 import min_char_rnn as m
-from charrnn.cells import CELLS, cell_module
 from charrnn.logs import bits_per_char
+from charrnn.model import CELLS, cell_module
 from charrnn.sampling import generate, primed_state
-from charrnn.text import heldout_streams, split_heldout
+from charrnn.text import build_vocab, heldout_blocks, split_heldout
 from report_sections.page import code_block, f2, md_table
 from report_sections.runs import checkpoint
 
@@ -156,11 +156,10 @@ def loop_timing(greedy, k):
 def real_text_bits(plan, state):
     """Bits per character the model gives the last REAL_FRAC of the text, read as the trainer
     reads held-out text (held out for the cells' runs; trained on by the exercise's)."""
-    _, data = m.build_vocab(plan.text, state["chars"])
+    _, data = build_vocab(plan.text, state["chars"])
     _, val = split_heldout(data, REAL_FRAC)
-    inputs, targets = heldout_streams(val)
-    nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]))
-    return bits_per_char(nats, int((targets >= 0).sum()))
+    nats = m.heldout_loss(heldout_blocks(val), state["params"], cell_module(state["hparams"]["cell"]))
+    return bits_per_char(nats, len(val) - 1)
 
 
 def loop_rows(models, rows, length, real):

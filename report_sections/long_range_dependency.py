@@ -15,7 +15,7 @@ long-range-more.csv (the longer training's runs, as long-range.csv).
 """
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.model import CELLS
 from report_sections import bptt_runs as b
 from report_sections import long_range_text as lr
 from report_sections.page import MARKERS, STYLES, md_table, plt

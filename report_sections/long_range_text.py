@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-import min_char_rnn as m
-from charrnn.cells import cell_module
+from charrnn.model import cell_module
+from charrnn.text import build_vocab
 
 
 KEYS = "ABCD"
@@ -84,7 +84,7 @@ def recall_bits(state, text, L, streams=16, warmup=None):
     """
     warmup = warmup_lines(L) if warmup is None else warmup
     cell = cell_module(state["hparams"]["cell"])
-    _, data = m.build_vocab(text, state["chars"])
+    _, data = build_vocab(text, state["chars"])
     lines = recall_positions(text, L).size
     if lines % streams or lines // streams <= warmup:
         raise ValueError(f"{lines} lines cannot be cut into {streams} pieces of more than {warmup}")

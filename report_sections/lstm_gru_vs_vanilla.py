@@ -18,9 +18,9 @@ import numpy as np
 
 import analysis as a
 import min_char_rnn as m
-from charrnn.cells import cell_module
 from charrnn.logs import bits_per_char
-from charrnn.text import heldout_streams, split_heldout
+from charrnn.model import cell_module
+from charrnn.text import build_vocab, heldout_blocks, split_heldout
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
 from report_sections.plan import CELL_RUNS
 from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, update_timings
@@ -81,7 +81,7 @@ def section(plan, out):
 def update_seconds(plan):
     """Per run of CELL_RUNS: the seconds of one update (lossFun and Adagrad, one core), measured
     here on its first seed's weights and the training text."""
-    _, data = m.build_vocab(plan.text)
+    _, data = build_vocab(plan.text)
     train_part, _ = split_heldout(data, 0.1)
     out = {}
     for run in CELL_RUNS:
@@ -95,9 +95,9 @@ def update_seconds(plan):
 def training_slice(plan):
     """As many characters of the training part as the held-out part holds (its end, the text
     just before the held-out part), read as the trainer reads the held-out text."""
-    _, data = m.build_vocab(plan.text)
+    _, data = build_vocab(plan.text)
     train_part, val = split_heldout(data, 0.1)
-    return heldout_streams(train_part[-len(val):])
+    return train_part[-len(val):]
 
 
 def cell_row(plan, key, curve, speed, equal_s, train_text):
@@ -107,10 +107,9 @@ def cell_row(plan, key, curve, speed, equal_s, train_text):
     state = checkpoint(plan.path("cells", run, f"seed-{seed}"))
     it, bpc = curve
     n_params = sum(p.size for p in state["params"].values())
-    inputs, targets = train_text
-    nats = m.heldout_loss(inputs, targets, state["params"], cell_module(state["hparams"]["cell"]),
+    nats = m.heldout_loss(heldout_blocks(train_text), state["params"], cell_module(state["hparams"]["cell"]),
                           state["hprev"])  # each stream from the carried state, as the trainer reads
-    train_bpc = bits_per_char(nats, int((targets >= 0).sum()))
+    train_bpc = bits_per_char(nats, len(train_text) - 1)
     rate, spu = speed
     at_equal = a.value_at(it * spu, bpc, equal_s)
     return [label(plan, run), seed, state["hparams"]["hidden_size"], n_params, float(bpc[-1]),

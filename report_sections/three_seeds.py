@@ -17,6 +17,7 @@ import numpy as np
 import analysis as a
 import min_char_rnn as m
 from charrnn.logs import bits_per_char
+from charrnn.text import build_vocab
 from report_sections.page import STYLES, bpc_axis, code_block, f2, focus, md_table, plt, reproduce
 from report_sections.runs import checkpoint, loss_columns, read_samples
 
@@ -66,7 +67,7 @@ def context_rows(plan, state, lengths=(3, 50), n=2000):
     character of the character after, at n positions of the text), beside the parameter count
     of a three-layer fully-connected network on that many one-hot characters."""
     V, H = len(state["chars"]), state["hparams"]["hidden_size"]
-    _, data = m.build_vocab(plan.text, state["chars"])
+    _, data = build_vocab(plan.text, state["chars"])
     ends = np.linspace(max(lengths), len(data) - 2, min(n, len(data) - max(lengths) - 2)).astype(int)
     rows = []
     for length in lengths:

@@ -109,14 +109,21 @@ class Training:
             if rate is None:
                 parts.append(f"{job.name}: starting")
                 continue
-            self.measured[job.cell] = rate
+            if iters - job.n0 > NEWS:  # a restart step's one iteration is mostly start-up
+                self.measured[speed_key(job)] = rate
             parts.append(f"{job.name}: iteration {it} of {iters}, {rate:.0f} it/s, "
                          f"{format_seconds((iters - it) / rate)} left")
         # all the work left, at the speeds seen, shared by the cores
-        work = [j.left() / self.measured.get(j.cell, self.guess[j.cell])
+        work = [j.left() / self.measured.get(speed_key(j), self.guess[j.cell])
                 for j in self.pool.pending + self.pool.running]
         left = max(max(work, default=0), sum(work) / self.plan.args.jobs)
         say(self.t0, "; ".join(parts) + f" | training: about {format_seconds(left)} left")
+
+
+def speed_key(job):
+    """What a job's speed is measured for: its runs' kind (the job's name without the seed),
+    whose settings (cell, hidden size, truncation) the other seeds share."""
+    return job.name.split("/seed-")[0]
 
 
 PARTS = ("exercise", "restart", "cells", "long-range", "truncation")  # job names start with these

@@ -16,9 +16,8 @@ import tracemalloc
 import numpy as np
 
 import analysis as a
-import min_char_rnn as m
-from charrnn.cells import CELLS, cell_module
-from charrnn.text import split_heldout
+from charrnn.model import CELLS, cell_module
+from charrnn.text import build_vocab, split_heldout
 from report_sections import bptt_runs as b
 from report_sections.page import MARKERS, STYLES, md_table, plt, reproduce
 from report_sections.runs import TIMING_CHARS, checkpoint, heldout_columns, update_timings
@@ -53,7 +52,7 @@ def formula_bytes(cell, T, H, V):
 def setup(plan, cell, T):
     """(cell module, a copy of the run's parameters, the training text's indices, H, V)."""
     state = checkpoint(b.truncation_out(plan, cell, T))
-    _, data = m.build_vocab(plan.text, state["chars"])
+    _, data = build_vocab(plan.text, state["chars"])
     train_part, _ = split_heldout(data, state["hparams"]["val_frac"])
     params = {k: v.copy() for k, v in state["params"].items()}
     return cell_module(cell), params, train_part, state["hparams"]["hidden_size"], len(state["chars"])

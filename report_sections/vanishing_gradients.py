@@ -13,9 +13,8 @@ import textwrap
 import numpy as np
 
 import analysis as a
-import min_char_rnn as m
-from charrnn.cells import CELLS, cell_module
-from charrnn.text import split_heldout
+from charrnn.model import CELLS, cell_module
+from charrnn.text import build_vocab, split_heldout
 from report_sections.page import STYLES, md_table, plt
 from report_sections.runs import checkpoint
 from report_sections.truncation_costs import FORMULA, formula_bytes
@@ -77,7 +76,7 @@ def positions(plan, state):
     """inputs (grad_k + grad_warmup + 1, B) and targets (B,) at grad_streams positions spread
     evenly over the training text, each with grad_k + grad_warmup characters before it."""
     K, B, W = plan.s["grad_k"], plan.s["grad_streams"], plan.s["grad_warmup"]
-    _, data = m.build_vocab(plan.text)
+    _, data = build_vocab(plan.text)
     train_part, _ = split_heldout(data, state["hparams"]["val_frac"])
     ends = np.linspace(K + W, len(train_part) - 2, B).astype(int)
     return a.windows(train_part, ends, K + W + 1)

@@ -5,6 +5,7 @@ import ctypes
 import hashlib
 import os
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -130,6 +131,15 @@ def one_line(stderr, *words):
     for w in words:
         assert w.lower() in lines[0].lower(), (w, lines[0])
     return lines[0]
+
+
+def advised_command(line, before):
+    """The trainer's arguments of the command a message advises: what follows `before` in line,
+    up to ", or" or the end, as a shell would split it (without python and the script)."""
+    command = line.split(before, 1)[1].split(", or ")[0]
+    words = shlex.split(command)
+    assert words[0] == "python" and words[1].endswith("min_char_rnn.py"), command
+    return words[2:]
 
 
 def assert_one_line_error(r, *words):

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import SMALL, cli, fsize_limit, one_line, read_rows, write_text
+from helpers import SMALL, advised_command, cli, fsize_limit, one_line, read_rows, write_text
 
 
 ARGS = [*SMALL, "--iters", 20, "--checkpoint-every", 10]
@@ -81,8 +81,8 @@ def not_utf8(_, __, tmp):
 def stopped_run_started_again(text, run, tmp):
     run = copy_of(run, tmp)
     r = cli(text, *SMALL, "--iters", 40, "--out", run)
-    one_line(r.stderr, "continue it with --resume, or choose another --out")
-    advised(text, *SMALL, "--iters", 40, "--out", run, "--resume")
+    line = one_line(r.stderr, "continue it with python", "--resume", "or choose another --out")
+    advised(*advised_command(line, "continue it with "))  # the exact command, as given
     assert n_of(run) == 40
     advised(text, *SMALL, "--iters", 40, "--out", tmp / "another")
 

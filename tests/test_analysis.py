@@ -9,7 +9,7 @@ import pytest
 
 import analysis as a
 import min_char_rnn as m
-from charrnn.cells import cell_module
+from charrnn.model import cell_module
 
 
 CELLS = ["rnn", "lstm", "gru"]

@@ -17,8 +17,8 @@ from helpers import ROOT
 import min_char_gru
 import min_char_lstm
 import min_char_rnn as m
-from charrnn.cells import CELLS as CELL_NAMES
-from charrnn.cells import cell_module, param_shapes
+from charrnn.model import CELLS as CELL_NAMES
+from charrnn.model import ModelSpec, cell_module
 
 
 # m: the cell's module; ref: its reference; blocks: gate blocks of H rows in Wxh, Whh and bh;
@@ -117,9 +117,11 @@ def test_parameter_shapes_are_the_cells_own(cell):
     """The memory estimate and the checkpoint validator know the shapes without building them."""
     assert CELL_NAMES[cell.name] and cell_module(cell.name) is cell.m
     params = cell.m.init_params(7, 5, np.random.default_rng(0))
-    shapes, state_shape = param_shapes(cell.name, 7, 5)
-    assert shapes == {k: v.shape for k, v in params.items()}
-    assert state_shape == cell.m.zero_state(5).shape
+    spec = ModelSpec(cell.name, 7, 5)
+    assert spec.param_shapes() == {k: v.shape for k, v in params.items()}
+    assert list(spec.param_shapes()) == list(params)  # the order of the flat vectors and gradients
+    assert spec.state_shape() == cell.m.zero_state(5).shape
+    assert spec.math() is cell.m
 
 
 # ---------------------------------------------------------------------------
@@ -398,7 +400,7 @@ def test_heldout_loss_matches_streams_run_one_by_one(cell):
     _, _, _, params = make_case(cell, V=V, H=9, T=1, scale=0.3, seed=14)
     inputs, targets = ragged_streams(V, 150, [150, 149, 120, 64, 63, 1, 0], seed=2)
     targets[30:40, 0] = -1
-    got = m.heldout_loss(inputs, targets, params, cell.m)
+    got = m.heldout_loss([(inputs, targets)], params, cell.m)
     assert isinstance(got, float)
     want = plain_heldout(cell, inputs, targets, params)
     assert got == pytest.approx(want, rel=1e-10)
@@ -406,7 +408,7 @@ def test_heldout_loss_matches_streams_run_one_by_one(cell):
     # a target 0 counts like any other: only -1 is padding
     targets[5, 1] = 0
     want = plain_heldout(cell, inputs, targets, params)
-    assert m.heldout_loss(inputs, targets, params, cell.m) == pytest.approx(want, rel=1e-10)
+    assert m.heldout_loss([(inputs, targets)], params, cell.m) == pytest.approx(want, rel=1e-10)
 
 
 def test_heldout_loss_from_a_given_state(cell):
@@ -415,21 +417,36 @@ def test_heldout_loss_from_a_given_state(cell):
     inputs, targets, hprev, params = make_case(cell, V=V, H=9, T=30, scale=0.3, seed=16)
     start = cell.m.lossFun(inputs, targets, hprev, params)[-1]  # a state the cell really reaches
     inputs, targets = ragged_streams(V, 80, [80, 70, 5, 0], seed=3)
-    got = m.heldout_loss(inputs, targets, params, cell.m, start)
+    got = m.heldout_loss([(inputs, targets)], params, cell.m, start)
     assert got == pytest.approx(plain_heldout(cell, inputs, targets, params, start), rel=1e-10)
     assert got != pytest.approx(plain_heldout(cell, inputs, targets, params), rel=1e-6)
 
 
 def test_heldout_loss_of_one_stream_is_lossFun_from_the_zero_state(cell):
     inputs, targets, _, params = make_case(cell, V=20, H=16, T=70, scale=0.4, seed=15)
-    got = m.heldout_loss(inputs[:, None], targets[:, None], params, cell.m)
+    got = m.heldout_loss([(inputs[:, None], targets[:, None])], params, cell.m)
     want = cell.m.lossFun(inputs, targets, cell.m.zero_state(16), params)[0]
     assert got == pytest.approx(want, rel=1e-12)
 
 
+def heldout(inputs, targets, params, cell):
+    """heldout_loss of the streams given as one block."""
+    return m.heldout_loss([(inputs, targets)], params, cell)
+
+
+def test_heldout_loss_of_blocks_is_that_of_the_streams_whole(cell):
+    """Block by block, the streams carry their states across: the same sum as one block."""
+    _, _, _, params = make_case(cell, V=13, H=9, T=1, scale=0.3, seed=14)
+    inputs, targets = ragged_streams(13, 150, [150, 149, 120, 64, 63, 1, 0], seed=2)
+    blocks = [(inputs[a:b], targets[a:b]) for a, b in ((0, 7), (7, 70), (70, 71), (71, 150))]
+    assert m.heldout_loss(blocks, params, cell.m) == pytest.approx(heldout(inputs, targets, params, cell.m),
+                                                                   rel=1e-12)
+    with pytest.raises(ValueError):  # every block has the streams of the first
+        m.heldout_loss([(inputs[:5], targets[:5]), (inputs[5:, :3], targets[5:, :3])], params, cell.m)
+
+
 def test_heldout_loss_edge_cases_and_bad_input(cell):
     _, _, _, params = make_case(cell, V=6, H=4, T=1, scale=0.3, seed=16)
-    heldout = m.heldout_loss
     assert heldout(np.zeros((0, 3), dtype=int), np.zeros((0, 3), dtype=int), params, cell.m) == 0.0
     assert heldout(np.zeros((5, 2), dtype=int), np.full((5, 2), -1), params, cell.m) == 0.0
     # uniform scores: every counted position costs log V

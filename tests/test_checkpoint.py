@@ -133,7 +133,9 @@ def carried_state_checkpoint(path, cell, hprev_of):
     """A checkpoint of a fresh cell run (hidden size 4) whose carried state is hprev_of(zeros)."""
     from charrnn.checkpoint import new_state, save_checkpoint
     from charrnn.options import HPARAM_DEFAULTS
-    state = new_state(list("ab"), "abab", {**HPARAM_DEFAULTS, "cell": cell, "hidden_size": 4}, 10)
+    from charrnn.text import text_sha256
+    hp = {**HPARAM_DEFAULTS, "cell": cell, "hidden_size": 4}
+    state = new_state(list("ab"), text_sha256("abab"), hp, 10)
     state["hprev"] = hprev_of(state["hprev"].copy())
     save_checkpoint(str(path), state)
     return str(path)

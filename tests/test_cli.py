@@ -27,8 +27,8 @@ from helpers import (
     write_text,
 )
 
-from charrnn.cells import CELLS
 from charrnn.checkpoint import load_checkpoint
+from charrnn.model import CELLS
 
 
 REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
@@ -157,7 +157,8 @@ def test_unwritable_output_directory(tmp_path):
 
 def test_no_text_and_unknown_option(tmp_path):
     assert_one_line_error(cli(), "give a training text")
-    assert_one_line_error(cli(write_text(tmp_path), "--hiden-size", 3), "unrecognized")
+    assert_one_line_error(cli(write_text(tmp_path), "--hiden-size", 3), "unknown option --hiden-size",
+                          "did you mean --hidden-size?")
 
 
 def test_sample_from_checkpoint(trained):

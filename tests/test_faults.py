@@ -17,6 +17,7 @@ from helpers import (
     SCRIPT,
     SMALL,
     TEXT,
+    advised_command,
     assert_one_line_error,
     cli,
     fsize_limit,
@@ -217,7 +218,8 @@ def test_a_full_disk_stops_in_one_line_and_resume_is_exact(tmp_path, reference, 
         assert p.returncode == 1
         reason = "no space left on device" if fault == "disk-full" else "file too large"
         n = checkpoint_n(run)
-        one_line(err, "cannot write", run, reason, f"(iteration {n}) is kept: --resume continues from it")
+        line = one_line(err, "cannot write", run, reason, f"(iteration {n}) is kept: continue with python")
+        assert advised_command(line, "continue with ") == [text, "--resume", "--out", run, "--iters", "1500"]
         assert 0 < n < 1500
         if fault == "disk-full":
             subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
@@ -225,6 +227,16 @@ def test_a_full_disk_stops_in_one_line_and_resume_is_exact(tmp_path, reference, 
     finally:
         if fault == "disk-full":
             subprocess.run(["umount", str(disk)])
+
+
+def seeds_of(command):
+    """The seeds a --seeds command names."""
+    at = command.index("--seeds") + 1
+    seeds = []
+    while at < len(command) and command[at].isdigit():
+        seeds.append(int(command[at]))
+        at += 1
+    return seeds
 
 
 def without_dac_override():
@@ -332,7 +344,8 @@ def test_seeds_ctrl_c_right_after_the_start(tmp_path):
     assert "FAILED" not in out and "Traceback" not in err, out + err
     # after 0:00:01: stopped, checkpoint saved: seed 1; not started: seed 2, 3, 4; continue with ...
     summary = out.strip().splitlines()[-1]
-    assert summary.endswith("; continue with --resume"), summary
+    command = advised_command(summary, "; continue with: ")  # the exact command that continues the group
+    assert seeds_of(command) == [1, 2, 3, 4] and "--resume" in command, summary
     groups = dict(g.split(": seed ") for g in summary.split(": ", 1)[1].split("; ") if ": seed " in g)
     assert set(groups) <= {"stopped, checkpoint saved", "not started"}, summary
     assert sorted(int(s) for v in groups.values() for s in v.split(", ")) == [1, 2, 3, 4], summary
@@ -428,6 +441,8 @@ def test_compare_gives_runs_of_the_same_name_their_own_files(good_checkpoint, tm
                           "a-file", "not a directory")
     os.makedirs(tmp_path / "s2" / "run.md")
     assert_one_line_error(cli("--compare", paths[0], "--samples-dir", tmp_path / "s2"),
+                          "run.md' exists", "--force")
+    assert_one_line_error(cli("--compare", paths[0], "--samples-dir", tmp_path / "s2", "--force"),
                           "cannot write", "run.md", "is a directory")
     assert os.listdir(tmp_path / "s2") == ["run.md"]  # no temporary file left behind
     read_only = tmp_path / "s3"
@@ -555,6 +570,7 @@ def test_seeds_parent_alone_stopped_from_a_script(tmp_path, signum, delay, ignor
     # after 0:00:01: stopped, checkpoint saved: seed 1; not started: seed 2; continue with ...
     # (the table of the seeds' losses follows it where a seed logged rows)
     summary = next(line for line in out.splitlines() if line.startswith("after "))
-    assert summary.endswith("; continue with --resume"), summary
+    command = advised_command(summary, "; continue with: ")  # the exact command that continues the group
+    assert seeds_of(command) == [1, 2] and "--resume" in command, summary
     groups = dict(g.split(": seed ") for g in summary.split(": ", 1)[1].split("; ") if ": seed " in g)
     assert set(groups) <= {"stopped, checkpoint saved", "not started"}, summary

@@ -13,6 +13,7 @@ from helpers import ROOT, SMALL, cli, one_line, same_run, write_text
 
 from charrnn.checkpoint import load_checkpoint, new_state, save_checkpoint
 from charrnn.options import HPARAM_DEFAULTS
+from charrnn.text import text_sha256
 
 
 CRASH_AT = os.path.join(ROOT, "tests", "crash_at.py")
@@ -114,7 +115,7 @@ def test_a_stale_previous_tmp_never_blocks_the_rotation(tmp_path):
     """A writer killed right after its link leaves checkpoint.previous.npz.tmp: the next save
     must rotate all the same (it used to fail with "cannot write ... File exists")."""
     hp = {**HPARAM_DEFAULTS, "hidden_size": 4}
-    state = new_state(list("ab"), "abab", hp, 10)
+    state = new_state(list("ab"), text_sha256("abab"), hp, 10)
     ckpt = str(tmp_path / "checkpoint.npz")
     save_checkpoint(ckpt, state)
     for n in (1, 2):

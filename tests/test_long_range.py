@@ -17,7 +17,7 @@ import reference
 import reference_gru
 import reference_lstm
 
-from charrnn.cells import cell_module
+from charrnn.model import cell_module
 from report_sections.long_range_text import FILLER, KEYS, make_text, recall_bits, recall_positions
 
 

@@ -6,6 +6,7 @@ import pytest
 from reference import adagrad_ref
 
 import min_char_rnn as m
+from charrnn.text import build_vocab
 
 
 def random_params(V, H, seed):
@@ -139,9 +140,9 @@ def test_split_like_gives_views_in_order():
 
 def test_build_vocab_is_sorted_and_maps_every_character():
     text = "héllo, wörld\nzebra ABC é"
-    chars, data = m.build_vocab(text)
+    chars, data = build_vocab(text)
     assert chars == sorted(set(text))
     assert [chars[i] for i in data] == list(text)
     # with a model's vocabulary, a text of fewer characters keeps the model's indices
-    chars2, data2 = m.build_vocab("wörld", chars)
+    chars2, data2 = build_vocab("wörld", chars)
     assert chars2 == chars and [chars[i] for i in data2] == list("wörld")

@@ -29,8 +29,9 @@ import pytest
 from helpers import ROOT, SMALL, TEXT, cli, tree_digest, write_text
 
 import min_char_rnn as m
-from charrnn.cells import cell_module
 from charrnn.checkpoint import load_checkpoint
+from charrnn.model import cell_module
+from charrnn.text import build_vocab
 from report_sections import folder
 from report_sections import long_range_dependency as long_range
 from report_sections import lstm_gru_vs_vanilla as cells_section
@@ -63,7 +64,7 @@ def test_init_from_resets_exactly_memory_state_and_pointer(tmp_path, cell):
     assert got["hparams"]["cell"] == cell and got["hparams"]["hidden_size"] == 16
 
     # one classic step from the source weights, with everything else fresh
-    chars, data = m.build_vocab(TEXT)
+    chars, data = build_vocab(TEXT)
     assert got["chars"] == chars
     mod = cell_module(cell)
     params = {k: v.copy() for k, v in start["params"].items()}

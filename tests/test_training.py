@@ -28,6 +28,7 @@ from helpers import (
 
 import min_char_rnn as m
 from charrnn.checkpoint import load_checkpoint
+from charrnn.text import build_vocab
 
 
 REFS = {"rnn": reference, "lstm": reference_lstm, "gru": reference_gru}
@@ -47,7 +48,7 @@ def test_training_matches_classic_loop_and_loss_falls(tmp_path, cell, iters, fal
     assert "iter 390, loss:" in r.stdout and "----" in r.stdout
 
     # the weights equal the plain classic loop's (same init draws, data pointer, resets, Adagrad)
-    chars, data = m.build_vocab(TEXT)
+    chars, data = build_vocab(TEXT)
     assert chars == sorted(set(TEXT))
     params, smooth = reference.train_ref(data, len(chars), iters, hidden_size=16, seq_length=10,
                                          sample_every=50, sample_length=30, cell=REFS[cell])
@@ -194,7 +195,7 @@ def test_loss_csv_columns(tmp_path):
     at90 = str(tmp_path / "at90")
     assert cli(text, *SMALL, "--iters", 90, "--learning-rate", 5, "--out", at90).returncode == 0
     state = load_checkpoint(os.path.join(at90, "checkpoint.npz"))
-    _, data = m.build_vocab(TEXT)
+    _, data = build_vocab(TEXT)
     p, h = state["p"], state["hprev"]
     if p + 10 + 1 >= len(data):
         p, h = 0, np.zeros_like(h)
@@ -230,7 +231,7 @@ def test_heldout_bpc_matches_a_plain_computation(tmp_path, cell):
     rows = [line.split(",") for line in open(os.path.join(run, "val.csv")).read().splitlines()]
     assert rows[0] == ["iteration", "val_bpc"]
     assert [int(row[0]) for row in rows[1:]] == [0, 100, 200, 250]  # every 100 and at the end
-    chars, data = m.build_vocab(TEXT)
+    chars, data = build_vocab(TEXT)
     val = data[len(data) - int(len(data) * 0.25):]
     state = load_checkpoint(os.path.join(run, "checkpoint.npz"))
     # the last row is of the run's end: its streams start from the state the run carries then
@@ -306,7 +307,7 @@ def test_the_data_pointer_wraps_where_the_classic_loop_does(tmp_path):
     run = str(tmp_path / "run")
     r = cli(text, *SMALL, "--iters", 230, "--sample-every", 0, "--out", run)
     assert r.returncode == 0, r.stderr
-    chars, data = m.build_vocab(short)
+    chars, data = build_vocab(short)
     params, smooth = reference.train_ref(data, len(chars), 230, hidden_size=16, seq_length=10,
                                          sample_every=0)
     with np.load(os.path.join(run, "checkpoint.npz")) as z:

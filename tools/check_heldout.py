@@ -19,11 +19,19 @@ from charrnn.system import UserError, fail, one_blas_thread  # noqa: E402
 
 one_blas_thread()  # before numpy loads, as the trainer does
 
-from charrnn.cells import cell_module  # noqa: E402
 from charrnn.checkpoint import load_checkpoint  # noqa: E402
 from charrnn.logs import bits_per_char  # noqa: E402
-from charrnn.text import EVAL_STREAMS, EVAL_WARMUP, heldout_streams, read_text, split_heldout  # noqa: E402
-from min_char_rnn import build_vocab, heldout_loss  # noqa: E402
+from charrnn.model import cell_module  # noqa: E402
+from charrnn.text import (  # noqa: E402
+    EVAL_STREAMS,
+    EVAL_WARMUP,
+    check_covers,
+    corpus_indices,
+    heldout_blocks,
+    read_corpus,
+    split_heldout,
+)
+from min_char_rnn import heldout_loss  # noqa: E402
 
 
 def readings(state, val):
@@ -42,15 +50,17 @@ def main(argv=None):
         state = load_checkpoint(args.checkpoint)
         if not state["hparams"]["val_frac"]:
             raise UserError(f"'{args.checkpoint}' is of a run without a held-out part (--val-frac)")
-        _, data = build_vocab(read_text(args.text), state["chars"])
+        corpus = read_corpus(args.text)
+        check_covers(corpus, state["chars"], f"'{args.checkpoint}'")
+        data = corpus_indices(corpus, state["chars"])
     except UserError as e:
         return fail("check_heldout.py", e)
     _, val = split_heldout(data, state["hparams"]["val_frac"])
     cell = cell_module(state["hparams"]["cell"])
     for what, streams, warmup, start in readings(state, val):
         t0 = time.perf_counter()
-        inputs, targets = heldout_streams(val, streams, warmup)
-        bpc = bits_per_char(heldout_loss(inputs, targets, state["params"], cell, start), len(val) - 1)
+        blocks = heldout_blocks(val, streams, warmup)
+        bpc = bits_per_char(heldout_loss(blocks, state["params"], cell, start), len(val) - 1)
         print(f"{what:<36} {bpc:.4f} bits per character ({time.perf_counter() - t0:.1f} s)")
     return 0
 
