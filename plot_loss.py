@@ -11,13 +11,12 @@ over one chunk of seq_length characters; the right axis gives the same in bits p
 character, and the held-out curves are read on it. The output's extension (.png, .pdf,
 .svg, .jpg) chooses the format. Works without a display.
 """
-import argparse
-import csv
 import math
 import os
 import sys
 
 from charrnn.logs import read_log
+from charrnn.parser import Parser
 from charrnn.system import UserError, fail
 
 
@@ -38,31 +37,23 @@ def read_loss_csv(path, columns=("iteration", "loss", "smooth_loss"), kind="loss
         raise UserError(f"'{path}' has no {kind} rows yet")
     names = list(columns) + [c for c in optional if c in log]
     data = {k: [] for k in names}
-    for i in range(len(log["iteration"])):
-        for k, v in zip(names, row_values(path, kind, log, names, i)):
+    for i, line in enumerate(log.lines):
+        for k, v in zip(names, row_values(path, kind, log, names, i, line)):
             data[k].append(v)
     return tuple(data.get(k) for k in (*columns, *optional))
 
 
-def row_values(path, kind, log, names, i):
-    """The values of the named columns in row i of a log read by read_log, as numbers."""
+def row_values(path, kind, log, names, i, line):
+    """The values of the named columns in row i of a log read by read_log (line: its line in the
+    file), as numbers."""
     row = ",".join(log[h][i] for h in log)
     try:
         values = [float(log[k][i]) for k in names]
     except ValueError:
-        raise UserError(f"'{path}' line {line_of(path, log['iteration'][i])} is not a {kind} row: "
-                        f"{row!r}") from None
+        raise UserError(f"'{path}' line {line} is not a {kind} row: {row!r}") from None
     if not all(math.isfinite(v) and abs(v) < 1e100 for v in values):
-        raise UserError(f"'{path}' line {line_of(path, log['iteration'][i])} holds a value no loss "
-                        f"can have: {row!r}")
+        raise UserError(f"'{path}' line {line} holds a value no loss can have: {row!r}")
     return values
-
-
-def line_of(path, iteration):
-    """The number of the line that holds the row read for an iteration (its last row), for a
-    message."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return [n for n, row in enumerate(csv.reader(f), start=1) if row and row[0] == iteration][-1]
 
 
 def read_run(path):
@@ -170,14 +161,11 @@ def build_parser():
     ap.add_argument("--run-title", default="{run}",
                     help="title of each --separate figure; {run} is replaced by the run's name "
                          "(default '{run}')")
+    ap.add_argument("--force", action="store_true",
+                    help="replace figures of the same names (without it, an existing file is never "
+                         "overwritten)")
     ap.add_argument("--show", action="store_true", help="also open a window")
     return ap
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        """A bad option: one line on stderr, exit code 2."""
-        sys.exit(fail(PROG, message, 2))
 
 
 def checked_runs(args):
@@ -195,10 +183,28 @@ def checked_runs(args):
     return runs
 
 
+def figure_list(args, runs):
+    """[(path, the runs it shows, its title)]: the overlaid figure, and one per run with
+    --separate. A file already there is refused (UserError) unless --force: it may be the
+    user's."""
+    stem, ext = os.path.splitext(args.output)
+    figures = [(stem + ext, runs, args.title)]
+    if args.separate:
+        figures += [(f"{stem}-{name}{ext}", [(name, data)], args.run_title.replace("{run}", name))
+                    for name, data in runs]
+    there = [path for path, _, _ in figures if os.path.lexists(path)]
+    if there and not args.force:
+        more = f" (and {len(there) - 1} more)" if len(there) > 1 else ""
+        raise UserError(f"'{there[0]}' exists{more}: give another -o, or add --force to replace "
+                        f"{'it' if len(there) == 1 else 'them'}")
+    return figures
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         runs = checked_runs(args)
+        figures = figure_list(args, runs)
     except UserError as e:
         return fail(PROG, str(e))
     skip = args.skip if args.skip is not None else 0.05 * max(r[0][0][-1] for _, r in runs)
@@ -206,11 +212,6 @@ def main(argv=None):
     if not args.show:
         matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
-    stem, ext = os.path.splitext(args.output)
-    figures = [(stem + ext, runs, args.title)]
-    if args.separate:
-        figures += [(f"{stem}-{name}{ext}", [(name, data)], args.run_title.replace("{run}", name))
-                    for name, data in runs]
     for path, these, title in figures:
         fig, ax = plt.subplots(figsize=(8, 4.5))
         draw(ax, these, args.raw, skip, args.ylim)

@@ -30,7 +30,6 @@ if __name__ == "__main__":
     from charrnn.system import one_blas_thread
     one_blas_thread()  # before numpy loads: the analyses' matrices are small, the runs get the cores
 
-import argparse
 import contextlib
 import datetime
 import importlib
@@ -40,6 +39,7 @@ import time
 import numpy as np
 
 from charrnn.options import number
+from charrnn.parser import Parser
 from charrnn.system import UserError, cpu_name, fail, format_seconds
 from report_sections import folder
 from report_sections.plan import SCALES, Plan
@@ -61,12 +61,6 @@ SECTIONS = [
     "long_range_dependency",
     "truncation_costs",
 ]
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        """A bad option: one line on stderr, exit code 2."""
-        sys.exit(fail(PROG, message, 2))
 
 
 def build_parser():

@@ -22,7 +22,7 @@ import os
 import sys
 
 
-ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
 ap.add_argument("--cells", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
                 help="cells to measure (default all three)")
 ap.add_argument("--iters", type=int, default=3000, help="iterations per measurement (default 3000)")

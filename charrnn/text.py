@@ -147,13 +147,15 @@ def read_corpus(path, encoding="utf-8"):
     name = codec_name(encoding)
     if name in FAST_CODECS and raw.isascii():  # every byte is its character's code
         codes = np.frombuffer(raw, dtype=np.uint8)
-        chars = [chr(c) for c in np.flatnonzero(np.bincount(codes, minlength=128))]
+        seen = np.zeros(128, dtype=bool)
+        mark_seen(seen, codes)
+        chars = [chr(c) for c in np.flatnonzero(seen)]
         return Corpus(chars, indices(lookup_table(chars), [codes], len(codes)),
                       hashlib.sha256(raw).hexdigest())
     # otherwise decode twice: once for the vocabulary and the hash, once for the indices
     seen, sha, n = np.zeros(CODE_LIMIT, dtype=bool), hashlib.sha256(), 0
     for block in decoded_blocks(path, raw, encoding):
-        seen[codes_of(block)] = True
+        mark_seen(seen, codes_of(block))
         sha.update(block.encode("utf-8"))
         n += len(block)
     if n == 0:
@@ -161,6 +163,13 @@ def read_corpus(path, encoding="utf-8"):
     chars = [chr(c) for c in np.flatnonzero(seen)]
     blocks = (codes_of(block) for block in decoded_blocks(path, raw, encoding))
     return Corpus(chars, indices(lookup_table(chars), blocks, n), sha.hexdigest())
+
+
+def mark_seen(seen, codes):
+    """seen[c] = True for every code c in codes, BLOCK at a time (an index array becomes one of
+    8-byte integers inside NumPy: a block's worth, never the whole text's)."""
+    for start in range(0, len(codes), BLOCK):
+        seen[codes[start:start + BLOCK]] = True
 
 
 def indices(table, code_blocks, n):

@@ -1,5 +1,8 @@
-"""The report workflow: --seeds (with each cell), plot_loss.py (held-out curve too) and --compare."""
+"""The report workflow: --seeds (with each cell), plot_loss.py (held-out curve too) and --compare;
+and the command line saying what to do (no abbreviations, the closest option, the exact command
+that continues a stopped run, no file overwritten that the program did not write)."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -7,7 +10,20 @@ import time
 
 import numpy as np
 import pytest
-from helpers import ROOT, SMALL, cli, same_run, write_text
+from helpers import (
+    ROOT,
+    SMALL,
+    advised_command,
+    assert_one_line_error,
+    cli,
+    one_line,
+    popen,
+    rows_in,
+    same_run,
+    tree_digest,
+    wait_for,
+    write_text,
+)
 from reference import greedy_ref
 
 from charrnn.checkpoint import load_checkpoint
@@ -194,3 +210,92 @@ def test_plot_draws_the_heldout_curve(tmp_path):
                         "-o", tmp_path / "p.png"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert os.path.getsize(tmp_path / "p.png") > 5000
+
+
+# ---------------------------------------------------------------------------
+# The command line says what to do (issue 21): each of these failed before it
+# ---------------------------------------------------------------------------
+
+def test_an_option_counts_only_spelled_in_full_and_a_typo_names_the_real_one(singles, tmp_path):
+    text, single = singles
+    r = cli(text, "--iter", 50, "--out", tmp_path / "run")  # once silently taken as --iters
+    assert_one_line_error(r, "unknown option --iter", "did you mean --iters?")
+    assert r.returncode == 2 and not (tmp_path / "run").exists()
+    r = cli("--sample-from", single / "seed-1" / "checkpoint.npz", "--temprature", 2)
+    assert_one_line_error(r, "unknown option --temprature", "did you mean --temperature?")
+    r = plot(single / "seed-1" / "loss.csv", "--separete", "-o", tmp_path / "x.png")
+    assert_one_line_error(r, "unknown option --separete", "did you mean --separate?")
+    assert not (tmp_path / "x.png").exists()
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "report.py"), "--quik"], capture_output=True,
+                       text=True, timeout=60)
+    assert_one_line_error(r, "unknown option --quik", "did you mean --quick?")
+
+
+def test_a_stopped_run_gives_the_exact_command_that_continues_it(undisturbed, tmp_path):
+    """Ctrl-C, then the command the message gives, pasted as it is, from another folder: the
+    run ends exactly as one that never stopped."""
+    args = [*SMALL, "--iters", 400, "--checkpoint-every", 20]
+    want = undisturbed(*args)
+    text = write_text(tmp_path)
+    run = tmp_path / "run"
+    proc = popen(text, *args, "--out", run)
+    assert wait_for(lambda: rows_in(run) > 3)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    line = one_line(err, "stopped by SIGINT", "continue with: python")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = cli(*advised_command(line, "continue with: "), cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    same_run(want, run)
+
+
+def test_compare_never_overwrites_a_file_it_did_not_write(singles, tmp_path):
+    _, single = singles
+    ckpts = [single / f"seed-{s}" / "checkpoint.npz" for s in (1, 2)]
+    mine = tmp_path / "my-samples"
+    assert cli("--compare", *ckpts, "--length", 30, "--samples-dir", mine).returncode == 0
+    (mine / "seed-1.md").write_text("my favourite sample, chosen with care\n")
+    before = tree_digest(mine)
+    r = cli("--compare", *ckpts, "--length", 30, "--samples-dir", mine)
+    assert_one_line_error(r, "seed-1.md' exists", "(and 1 more)", "--force")
+    assert tree_digest(mine) == before  # nothing written, not even seed-2.md
+    r = cli("--compare", *ckpts, "--length", 30, "--samples-dir", mine, "--force")
+    assert r.returncode == 0, r.stderr
+    assert "## Greedy" in (mine / "seed-1.md").read_text()
+
+
+def test_plot_loss_never_overwrites_a_file_it_did_not_write(singles, tmp_path):
+    _, single = singles
+    csvs = [single / "seed-1" / "loss.csv", single / "seed-2" / "loss.csv"]
+    (tmp_path / "loss-seed-2.png").write_bytes(b"my own figure")
+    r = plot(*csvs, "-o", tmp_path / "loss.png", "--separate")
+    assert_one_line_error(r, "loss-seed-2.png' exists", "--force")
+    assert sorted(os.listdir(tmp_path)) == ["loss-seed-2.png"]  # none of the three written
+    r = plot(*csvs, "-o", tmp_path / "loss.png", "--separate", "--force")
+    assert r.returncode == 0, r.stderr
+    assert is_png(tmp_path / "loss-seed-2.png") and is_png(tmp_path / "loss.png")
+
+
+def test_a_resumed_commands_speed_counts_from_its_checkpoint(singles, tmp_path):
+    """A run killed after its last checkpoint leaves loss.csv rows past it; its resumed command
+    starts at the checkpoint's iteration, and that is where its speed counts from (counting from
+    the last row made report.py's estimate of the time left jump from minutes to hours)."""
+    from charrnn.pool import Job
+    text, single = singles
+    run = tmp_path / "run"
+    shutil.copytree(single / "seed-1", run)
+    n = load_checkpoint(str(run / "checkpoint.npz"))["n"]
+    with open(run / "loss.csv", "a") as f:  # rows written after the checkpoint, then a kill
+        f.writelines(f"{n + k},40.0,45.0,2.6,\n" for k in range(1, 80))
+    command = [text, "--resume", "--iters", str(n + 5000), "--out", str(run), "--print-interval", "1e9"]
+    job = Job("run", [command])
+    assert job.start_next(os.environ)
+    try:
+        assert job.n0 == n
+        assert job.progress(job.t0 + 0.1)[2] is None  # the rows past the checkpoint are not speed
+    finally:
+        job.proc.send_signal(signal.SIGINT)
+        job.proc.wait(timeout=60)
+        job.finish()

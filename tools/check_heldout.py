@@ -42,7 +42,7 @@ def readings(state, val):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     ap.add_argument("checkpoint")
     ap.add_argument("--text", default="input.txt", help="the run's text (default input.txt)")
     args = ap.parse_args(argv)

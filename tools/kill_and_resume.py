@@ -236,7 +236,7 @@ def signal_try(work, text, k, rng):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     ap.add_argument("--seed", type=int, default=0, help="seed of the plan (default 0)")
     ap.add_argument("--kills", type=int, default=100, help="stops to plan in all (default 100)")
     ap.add_argument("--signal-tries", type=int, default=20,

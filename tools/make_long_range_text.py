@@ -18,7 +18,7 @@ from report_sections.long_range_text import MIN_L, make_text  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     ap.add_argument("--length", type=int, required=True,
                     help=f"L: characters from a line's key to its recall (at least {MIN_L})")
     ap.add_argument("--chars", type=int, default=1_000_000,
