@@ -371,15 +371,15 @@ def split_like(flat, arrays):
     return views
 
 
-def flat_views(arrays):
-    """Copy a dict of arrays (in PARAM_NAMES order) into one flat vector.
+def flat_views(arrays, names=PARAM_NAMES):
+    """Copy a dict of arrays (in the order of names) into one flat vector.
 
     Returns the vector and a dict of views into it with the original shapes: writing to
     either changes both. The training loop keeps params, mem and the gradients this way,
     so one Adagrad step covers all parameters.
     """
-    flat = np.concatenate([arrays[k].ravel() for k in PARAM_NAMES])
-    return flat, dict(zip(PARAM_NAMES, split_like(flat, (arrays[k] for k in PARAM_NAMES))))
+    flat = np.concatenate([arrays[k].ravel() for k in names])
+    return flat, dict(zip(names, split_like(flat, (arrays[k] for k in names))))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from charrnn.model import spec_of
-from charrnn.options import FIXED_SINCE, HPARAM_DEFAULTS, option_problem
+from charrnn.options import FIXED_SINCE, HPARAM_DEFAULTS, option_problem, spec_of
 from charrnn.system import UserError, available_memory, gib, write_error
 
 
-CHECKPOINT_FORMAT = 4  # 4 added iters and the closing rows; 3 the run files' SHA-256; 2 cell,
-# val_frac, eval_every and val_csv_bytes. Formats 1 to 3 still load.
+CHECKPOINT_FORMAT = 5  # 5 added the deep mode's options (and, for its runs, the dropout generator
+# and Adam's momentum); 4 iters and the closing rows; 3 the run files' SHA-256; 2 cell, val_frac,
+# eval_every and val_csv_bytes. Formats 1 to 4 still load.
 EMPTY_SHA256 = hashlib.sha256().hexdigest()  # of the first 0 bytes of any file
 # The log files of a run directory, each with the field that records its size when the
 # checkpoint was written (resume cuts off what came after, so nothing is doubled), the field
@@ -40,12 +40,13 @@ RUN_FILES = {"loss.csv": ("loss_csv_bytes", "loss_csv_sha256", "loss_csv_closing
 class Field(NamedTuple):
     """One field of the checkpoint: its kind (how it is stored and checked), where it lives in
     the state dict (a key, or (key, parameter name) for the dicts of arrays), the format that
-    added it, its value in a checkpoint of an older format, and an array's shape."""
+    added it, its value in a checkpoint of an older format, and an array's shape and type."""
     kind: str
     place: object
     since: int = 1
     old: object = None
     shape: tuple = ()
+    dtype: str = "float64"
 
 
 # The fields every checkpoint has, whatever its model. None as an old value: not recorded, so
@@ -74,12 +75,16 @@ COMMON = {
 def fields(spec):
     """Every field of a checkpoint of the model spec: the weights, what the optimizer keeps of
     each, the carried state, and the common ones."""
-    shapes = spec.param_shapes()
-    return {**{k: Field("weights", ("params", k), shape=s) for k, s in shapes.items()},
-            **{prefix + k: Field("memory", (key, k), shape=s)
+    shapes, dtype = spec.param_shapes(), spec.dtype
+    deep = {"dropout_rng_state": Field("rng", "dropout_rng", 5)} if spec.deep else {}  # the masks' own
+    return {**{k: Field("weights", ("params", k), shape=s, dtype=dtype) for k, s in shapes.items()},
+            **{prefix + k: Field("memory", (key, k), shape=s, dtype=dtype)
                for key, prefix in spec.optimizer_slots().items() for k, s in shapes.items()},
-            "hprev": Field("carried", "hprev", shape=spec.state_shape()),
-            **COMMON}
+            "hprev": Field("carried", "hprev", shape=spec.state_shape(), dtype=dtype),
+            **deep, **COMMON}
+
+
+DROPOUT_STREAM = 1  # the dropout masks' generator: seeded by (--seed, this), apart from the run's own
 
 
 class Diverged(UserError):
@@ -90,14 +95,18 @@ def new_state(chars, text_sha256, hparams, iters, params=None):
     """Iteration 0 of a run: fresh weights (or a copy of params), zero optimizer memory and
     carried state, the pointer at the start of the text."""
     spec, rng = spec_of(hparams, len(chars)), np.random.default_rng(hparams["seed"])
-    math_module = spec.math()
-    if params is None:
-        params = math_module.init_params(len(chars), hparams["hidden_size"], rng)
+    model = spec.math()
+    if params is not None:
+        params = {k: v.astype(spec.dtype) for k, v in params.items()}  # a copy
+    elif spec.deep:
+        params = model.init_params(rng, hparams["init"])
     else:
-        params = {k: v.copy() for k, v in params.items()}
+        params = model.init_params(len(chars), hparams["hidden_size"], rng)
+    deep = {"dropout_rng": np.random.default_rng([hparams["seed"], DROPOUT_STREAM])} if spec.deep else {}
     return {"params": params,
             **{key: {k: np.zeros_like(v) for k, v in params.items()} for key in spec.optimizer_slots()},
-            "hprev": math_module.zero_state(hparams["hidden_size"]),
+            "hprev": np.zeros(spec.state_shape(), dtype=spec.dtype),
+            **deep,
             "p": 0,
             "n": 0,
             "iters": iters,
@@ -149,10 +158,11 @@ def impossible_state(spec, hprev):
     """Why a carried state cannot come out of the model's cells, or None. Each h is a tanh, or
     a mix of tanhs, so |h| <= 1; an LSTM's h is o * tanh(c) with 0 <= o <= 1, so |h| <= |tanh(c)|
     and of the same sign (allowing for a last bit that another tanh routine may round otherwise)."""
-    for h_rows, c_rows in spec.carried_parts():
-        h = hprev[h_rows]
-        if c_rows is not None:
-            tc = np.tanh(hprev[c_rows])
+    streams = hprev.reshape(-1, spec.state_size())  # a row per stream
+    for h_columns, c_columns in spec.carried_parts():
+        h = streams[:, h_columns]
+        if c_columns is not None:
+            tc = np.tanh(streams[:, c_columns])
             if (np.abs(h) > np.abs(tc) * (1 + 1e-12)).any() or (h * tc < 0).any():
                 return ("holds an h larger than tanh(c), or of the other sign, which an LSTM cannot give "
                         "(h = o * tanh(c), 0 <= o <= 1)")
@@ -396,10 +406,10 @@ class CheckedFields:
             raise self.corrupt("vocab", "is not a sorted list of distinct Unicode characters")
         return [chr(c) for c in vocab]
 
-    def rng(self, name):
+    def rng(self, name, field):
         try:
             bit_generator = np.random.PCG64()
-            bit_generator.state = json.loads(self.scalar(name, COMMON[name]))
+            bit_generator.state = json.loads(self.scalar(name, field))
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
             raise self.corrupt(name, f"is not a PCG64 state ({type(e).__name__}: {e})") from None
         return np.random.Generator(bit_generator)
@@ -408,8 +418,8 @@ class CheckedFields:
         a = self.arrays.get(name)
         if a is None:
             raise self.corrupt(name, "is missing")
-        if a.dtype != np.float64 or a.shape != field.shape:
-            raise self.corrupt(name, f"is {a.dtype} of shape {a.shape}, expected float64 of shape "
+        if a.dtype != np.dtype(field.dtype) or a.shape != field.shape:
+            raise self.corrupt(name, f"is {a.dtype} of shape {a.shape}, expected {field.dtype} of shape "
                                      f"{field.shape}")
         return a
 
@@ -418,7 +428,7 @@ class CheckedFields:
         if field.kind in ("weights", "memory", "carried"):
             return self.array(name, field)
         if field.kind == "rng":
-            return self.rng(name)
+            return self.rng(name, field)
         return self.value(name, field)
 
     def state(self):

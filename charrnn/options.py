@@ -3,7 +3,7 @@ their help, the defaults, and the checks a checkpoint's recorded options must pa
 import argparse
 import math
 
-from charrnn.model import CELLS
+from charrnn.model import CELLS, ModelSpec
 from charrnn.parser import Parser
 
 
@@ -49,6 +49,8 @@ def number(kind, low, strict, what, high=None, high_strict=False):
     return Number(kind, low, strict, what, high, high_strict)
 
 
+DEEP = "the deep mode (every option off by default: the classic script)"
+
 # (flags, group, default, fixed, argparse keywords). fixed: 0 for an option of one command, or
 # for an option fixed for the life of a run (recorded in its checkpoint) the checkpoint format
 # that added it (a checkpoint of an older format was made with its default). A default of a
@@ -68,8 +70,8 @@ OPTIONS = [
         help="characters to unroll the RNN for, per iteration: the truncation length of BPTT "
              "(default {default})")),
     (("--learning-rate",), "training", 0.1, 1, dict(
-        metavar="X", type=number(float, 0, True, "Adagrad step"),
-        help="Adagrad learning rate (default {default})")),
+        metavar="X", type=number(float, 0, True, "the optimizer's step"),
+        help="learning rate of the optimizer (Adagrad's by default) (default {default})")),
     (("--iters",), "training", None, 0, dict(
         metavar="N", type=number(int, 0, False, "0 runs until interrupted"),
         help="total iterations of the run; 0 runs until interrupted (default 100000; with --resume, "
@@ -113,6 +115,40 @@ OPTIONS = [
         metavar="S", type=number(float, 0, False, "seconds"),
         help="print a loss line or sample at most once every S seconds; the files get all of "
              "them (default {default:g}; 0 prints every one)")),
+    (("--num-layers",), DEEP, 1, 5, dict(
+        metavar="L", type=number(int, 1, False, "layers"),
+        help="stack L layers of the cell (default {default})")),
+    (("--batch-size",), DEEP, 1, 5, dict(
+        metavar="B", type=number(int, 1, False, "streams"),
+        help="train on B streams side by side, each reading its own part of the text and carrying its "
+             "own state; the loss stays per chunk of one stream, the mean over the B (default {default})")),
+    (("--dropout",), DEEP, 0.0, 5, dict(
+        metavar="P", type=number(float, 0, False, "a probability", 1, True),
+        help="drop each input of the layers above the first, and of the output layer, with "
+             "probability P while training (default {default}: none)")),
+    (("--optimizer",), DEEP, "adagrad", 5, dict(
+        choices=("adagrad", "adam", "rmsprop"),
+        help="adagrad: the classic; adam: with bias correction (beta1 0.9, beta2 0.999); rmsprop "
+             "(decay 0.95). --learning-rate is its step (default {default})")),
+    (("--lr-schedule",), DEEP, "constant", 5, dict(
+        choices=("constant", "cosine"),
+        help="cosine: from --learning-rate down to --lr-floor of it at --iters, after --warmup "
+             "(default {default})")),
+    (("--warmup",), DEEP, 0, 5, dict(
+        metavar="N", type=number(int, 0, False, "iterations"),
+        help="raise the learning rate linearly from 0 over the first N iterations (default {default})")),
+    (("--lr-floor",), DEEP, 0.1, 5, dict(
+        metavar="F", type=number(float, 0, False, "a fraction", 1),
+        help="with --lr-schedule cosine, the end's learning rate, as a fraction of --learning-rate "
+             "(default {default})")),
+    (("--init",), DEEP, "classic", 5, dict(
+        choices=("classic", "scaled"),
+        help="classic: N(0,1) * 0.01, biases 0 (the forget gate's 1); scaled: a deep stack's, see "
+             "docs/deep.md (default {default})")),
+    (("--dtype",), DEEP, "float64", 5, dict(
+        choices=("float64", "float32"),
+        help="the numbers of the weights and of training; float32 is about twice as fast "
+             "(default {default})")),
     (("--seeds",), "several seeds", None, 0, dict(
         type=number(int, 0, False, "a seed"), nargs="+", metavar="S",
         help="train one run per seed, in parallel processes, into OUT/seed-<s>/, and end with a "
@@ -175,6 +211,20 @@ def option_problem(name, value):
     return None
 
 
+DEEP_OPTIONS = [dest(flags) for flags, group, *_ in OPTIONS if group == DEEP]
+
+
+def is_deep(hparams):
+    """Whether a run's options ask for the deep mode: any of its options off its default."""
+    return any(hparams[k] != HPARAM_DEFAULTS[k] for k in DEEP_OPTIONS)
+
+
+def spec_of(hparams, vocab_size):
+    """The spec of the model a run's options (hparams, a checkpoint's or a new run's) describe."""
+    return ModelSpec(hparams["cell"], vocab_size, hparams["hidden_size"], hparams["num_layers"],
+                     hparams["batch_size"], hparams["optimizer"], hparams["dtype"], is_deep(hparams))
+
+
 def seed_of(args):
     """--seed, or its default: training, --sample-from and --compare all use it."""
     return HPARAM_DEFAULTS["seed"] if args.seed is None else args.seed
@@ -200,7 +250,8 @@ def misplaced_options(args, given):
     if modes:
         uses, what = {"seed", "outcome", *SAMPLING_USES[modes[0]]}, f"--{modes[0].replace('_', '-')}"
     else:
-        uses = {dest(flags) for flags, group, *_ in OPTIONS if group in (None, "training", "several seeds")}
+        trains = (None, "training", DEEP, "several seeds")
+        uses = {dest(flags) for flags, group, *_ in OPTIONS if group in trains}
         uses.add("seed")
         what = "training"
     extra = [f"--{d.replace('_', '-')}" for d in given if d not in uses and d != "text"]

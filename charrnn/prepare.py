@@ -7,8 +7,7 @@ import sys
 
 from charrnn.checkpoint import load_checkpoint, new_state
 from charrnn.logs import check_run_files, complete_closing_rows, discard_dead_logs, run_summary
-from charrnn.model import spec_of
-from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams, seed_of
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams, seed_of, spec_of
 from charrnn.run import Run, Settings
 from charrnn.runfolder import checkpoint_path, own_run_dir, seed_folder
 from charrnn.system import UserError, check_memory
@@ -100,28 +99,37 @@ def init_from_start(args, corpus):
     """(starting weights, vocabulary, options) of a new run from --init-from's weights."""
     start = load_checkpoint(args.init_from)
     given = given_hparams(args)
-    for k in ("cell", "hidden_size"):
+    for k in SHAPING:
         if k in given and given[k] != start["hparams"][k]:
             raise UserError(f"--init-from: '{args.init_from}' holds a model with --{k.replace('_', '-')} "
                             f"{start['hparams'][k]}, not {given[k]}")
     check_covers(corpus, start["chars"], f"--init-from: the model in '{args.init_from}'")
-    hp = {**HPARAM_DEFAULTS, **given, "cell": start["hparams"]["cell"],
-          "hidden_size": start["hparams"]["hidden_size"]}
+    hp = {**HPARAM_DEFAULTS, **given, **{k: start["hparams"][k] for k in SHAPING}}
     return start["params"], start["chars"], hp
+
+
+SHAPING = ("cell", "hidden_size", "num_layers")  # the options that give a model its parameters' shapes
 
 
 def check_sizes(text_name, hp, data, val, state, ckpt):
     """The text must be long enough for the options (and the checkpoint's pointer inside it)."""
+    held = f" after holding out {len(val)} for --val-frac {hp['val_frac']}" if len(val) else ""
     if len(data) < hp["seq_length"] + 2:
-        held = f" after holding out {len(val)} for --val-frac {hp['val_frac']}" if len(val) else ""
         raise UserError(f"'{text_name}' has {len(data)} characters to train on{held}; training needs "
                         f"at least seq_length + 2 = {hp['seq_length'] + 2}")
+    part = len(data) // hp["batch_size"]  # each stream's part of the text
+    if part < hp["seq_length"] + 2:
+        raise UserError(f"--batch-size {hp['batch_size']} is too large for '{text_name}': its {len(data)} "
+                        f"characters to train on{held} give each stream {part}, and a stream needs at "
+                        f"least seq_length + 2 = {hp['seq_length'] + 2}; give at most --batch-size "
+                        f"{len(data) // (hp['seq_length'] + 2)}")
     if hp["val_frac"] > 0 and len(val) < 2:
         raise UserError(f"--val-frac {hp['val_frac']} holds out {len(val)} of the {len(data) + len(val)} "
                         f"characters of '{text_name}'; the held-out loss needs at least 2")
-    if state is not None and state["p"] >= len(data):
+    if state is not None and state["p"] >= part:
+        where = "characters trained on" if part == len(data) else "characters of each stream's part"
         raise UserError(f"checkpoint '{ckpt}' is corrupt: field 'p' is {state['p']}, beyond the "
-                        f"{len(data)} characters trained on")
+                        f"{part} {where}")
 
 
 def start_state(args, corpus, out_dir):
@@ -164,6 +172,8 @@ def prepare_run(args):
         discard_dead_logs(out_dir)
         state = new_state(chars, corpus.sha256, hp, target_iters(args), params=start)
     state["iters"] = target_iters(args, state)
+    if hp["lr_schedule"] == "cosine" and not state["iters"]:
+        raise UserError("--lr-schedule cosine decays over the run's --iters: give --iters above 0")
     settings = Settings(out_dir, args.checkpoint_every, args.print_interval, args.resume,
                         resume_command(args, out_dir))
     return Run(state, data, val if len(val) else None, settings)

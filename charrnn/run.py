@@ -21,7 +21,8 @@ from charrnn.checkpoint import (
     save_checkpoint,
 )
 from charrnn.logs import LOSS_CSV_HEADER, VAL_CSV_HEADER, RunLog, bits_per_char, loss_row, run_files, val_row
-from charrnn.model import CELLS, spec_of
+from charrnn.model import CELLS
+from charrnn.options import spec_of
 from charrnn.runfolder import checkpoint_path
 from charrnn.system import StopSignals, UserError, format_seconds
 from charrnn.text import heldout_blocks
@@ -37,16 +38,21 @@ class Settings(NamedTuple):
     resume_command: str  # the exact command that continues this run, for the stop message
 
 
-def progress(n, smooth_loss, seq_length, iters, n0, t0, now):
+def progress(n, smooth_loss, seq_length, iters, n0, t0, now, streams=None):
     """The classic 'iter n, loss: x' line (x is the smoothed loss), per character, with the
-    progress towards iters and the speed since iteration n0 at time t0."""
+    progress towards iters and the speed since iteration n0 at time t0. streams: (B streams,
+    characters of the text) of a deep run, whose line also gives the epoch (passes over the
+    text) and the characters trained on per second."""
     line = (f"iter {n}, loss: {smooth_loss:f} (smoothed, a sum over {seq_length} characters: "
             f"{bits_per_char(smooth_loss, seq_length):.3f} bits per character)")
     done = f"{n / iters:.0%} of {iters}" if iters else "no --iters limit"
+    if streams:
+        done += f", epoch {n * seq_length * streams[0] / streams[1]:.2f}"
     if n > n0 and now > t0:
         rate = (n - n0) / (now - t0)
         left = f", {format_seconds((iters - n) / rate)} left" if iters else ""
-        return f"{line} | {done}, {rate:.0f} it/s{left}"
+        chars = f", {rate * seq_length * streams[0]:.0f} chars/s" if streams else ""
+        return f"{line} | {done}, {rate:.0f} it/s{chars}{left}"
     return f"{line} | {done}"
 
 
@@ -92,7 +98,10 @@ class Run:
         if "val.csv" in self.logs and self.logs["val.csv"].tell() == 0:
             self.logs["val.csv"].write(VAL_CSV_HEADER.encode() + b"\n")
         held = f" (+ {len(self.val)} held out)" if self.val is not None else ""
-        print(f"{CELLS[self.hparams['cell']]}, hidden size {self.hparams['hidden_size']}; data has "
+        hp = self.hparams
+        deep = (f", {hp['num_layers']} layers, {hp['batch_size']} streams, {hp['optimizer']}, {hp['dtype']}"
+                if self.spec.deep else "")
+        print(f"{CELLS[hp['cell']]}, hidden size {hp['hidden_size']}{deep}; data has "
               f"{len(self.data)} characters{held}, {len(self.state['chars'])} unique; writing to "
               f"{self.out_dir}" + (f"; resuming at iteration {self.n_start}" if self.n_start else ""),
               flush=True)
@@ -140,8 +149,9 @@ class Run:
         self.logs["loss.csv"].write(self.loss_line(n, loss, smooth_loss, grads))
         now = time.perf_counter()
         if self.due("loss", now):
+            streams = (self.hparams["batch_size"], len(self.data)) if self.spec.deep else None
             print(progress(n, smooth_loss, self.hparams["seq_length"], self.iters, self.n_start,
-                           self.t_start, now), flush=True)
+                           self.t_start, now, streams), flush=True)
         self.rows_above = self.rows_above + 1 if smooth_loss > self.diverged_above else 0
         if self.rows_above >= 2:
             raise Diverged(f"training diverged: the smoothed loss is {smooth_loss:.4g} at iteration {n}, "
@@ -153,7 +163,8 @@ class Run:
         regime: from a zero state, a trained model read mid-play can fall into a saturated
         state and stay there for thousands of characters), and reads EVAL_WARMUP characters
         before its part, unscored: so 100 streams side by side score the text as one does."""
-        nats = heldout_loss(heldout_blocks(self.val), state["params"], self.cell, state["hprev"])
+        carried = state["hprev"].reshape(-1, self.spec.state_size())[0]  # (the first stream's, deep)
+        nats = heldout_loss(heldout_blocks(self.val), state["params"], self.cell, carried)
         bpc = bits_per_char(nats, len(self.val) - 1)
         if self.due("val", time.perf_counter()):
             print(f"iter {state['n']}, held-out: {bpc:.4f} bits per character", flush=True)

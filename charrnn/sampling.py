@@ -9,8 +9,8 @@ import numpy as np
 
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import per_char
-from charrnn.model import CELLS, spec_of
-from charrnn.options import seed_of
+from charrnn.model import CELLS
+from charrnn.options import seed_of, spec_of
 from charrnn.system import UserError, write_error
 from min_char_rnn import advance, sample_blocks
 

@@ -6,8 +6,7 @@ import time
 
 from charrnn.checkpoint import load_checkpoint
 from charrnn.logs import bits_per_char, last_row, read_log
-from charrnn.model import spec_of
-from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams
+from charrnn.options import HPARAM_DEFAULTS, ITERS_DEFAULT, given_hparams, spec_of
 from charrnn.pool import Job, Pool
 from charrnn.prepare import check_training_memory, trainer_command
 from charrnn.run import progress
